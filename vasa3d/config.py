@@ -1,0 +1,68 @@
+"""Frozen configuration dataclasses: the single source of truth for every default.
+
+The CLI, the web app and the library all read these; a request carries its own options (`TalkRequest`) and
+never mutates a shared config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Backend = Literal["auto", "numba", "gsplat", "torch"]
+CameraPathKind = Literal["fixed", "orbit", "sway"]
+
+
+@dataclass(frozen=True)
+class FaceConfig:
+    """Face analysis of one portrait (MediaPipe 0.10.21 legacy solutions)."""
+
+    work_size: int = 512            # side of the square head crop, pixels
+    crop_scale: float = 2.4         # crop side / face-box side
+    crop_shift_up: float = 0.12     # crop centre moved up by this share of the crop side (room for hair)
+    min_face_px: int = 40           # a face whose box side is smaller than this (in the input) is rejected
+    min_detection_confidence: float = 0.5
+    fov_deg: float = 22.0           # assumed horizontal field of view of the crop's pinhole camera
+    interpupillary_m: float = 0.063  # mean adult IPD; fixes the metric scale of the face
+
+
+@dataclass(frozen=True)
+class AvatarConfig:
+    """Gaussians built from the photo and bound to the head model."""
+
+    face_stride: int = 1            # pixel stride for Gaussians on the face mesh
+    body_stride: int = 2            # pixel stride for hair, neck and torso
+    back_of_head_points: int = 6000  # Gaussians completing the unseen back of the head
+    normal_thickness: float = 0.25  # scale along the surface normal / in-plane scale
+
+
+@dataclass(frozen=True)
+class MotionConfig:
+    """Audio -> MotionSequence."""
+
+    fps: float = 25.0
+    expression_scale: float = 1.0
+    head_motion_scale: float = 1.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """Rendering of frames and the video."""
+
+    size: int = 512
+    fps: float = 25.0
+    backend: Backend = "auto"
+    camera_path: CameraPathKind = "fixed"
+    yaw_deg: float = 0.0
+    pitch_deg: float = 0.0
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything the talking-head pipeline needs; see `vasa3d.pipeline.TalkingHeadPipeline`."""
+
+    face: FaceConfig = field(default_factory=FaceConfig)
+    avatar: AvatarConfig = field(default_factory=AvatarConfig)
+    motion: MotionConfig = field(default_factory=MotionConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
