@@ -44,6 +44,10 @@ class MotionConfig:
     expression_scale: float = 1.0
     head_motion_scale: float = 1.0
     seed: int = 0
+    # lip_sync: "auto" = given phones, else transcript alignment, else phone recognition; "acoustic" = pseudo-phones
+    # from energy and spectrum (any language); "loudness" = the loudness envelope only
+    lip_sync: Literal["auto", "acoustic", "loudness"] = "auto"
+    visual_lead_s: float = 0.05      # mouth shapes lead the audio by this much, seconds
 
 
 @dataclass(frozen=True)

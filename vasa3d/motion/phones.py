@@ -1,0 +1,239 @@
+"""Phones with times from speech: PocketSphinx 5 forced alignment (transcript known), PocketSphinx phone
+recognition (no transcript), and an acoustic fallback for other languages (syllable nuclei at energy peaks,
+consonant closures at energy valleys).
+
+All phone lists are `[Phone(start_s, end_s, phone), ...]` in time order; PocketSphinx gives ARPAbet symbols
+(AA ... ZH, SIL), the acoustic fallback gives ARPAbet-like symbols as well. The en-US acoustic model, dictionary
+and phone language model ship inside the pocketsphinx wheel (no downloads). Method: Huggins-Daines et al. 2006,
+"PocketSphinx: a free, real-time continuous speech recognition system for hand-held devices"; alignment is a
+Viterbi pass over the word graph of the transcript followed by a second pass for phone boundaries.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from vasa3d.motion.features import FEATURE_SR, HOP_S, AudioFeatures
+
+PS_FRAME_S = 0.01
+"""PocketSphinx frame period (frate 100)."""
+
+
+@dataclass(frozen=True)
+class Phone:
+    """One phone: start_s, end_s seconds from the start of the audio; phone an ARPAbet or espeak symbol."""
+
+    start_s: float
+    end_s: float
+    phone: str
+
+
+def as_phones(items) -> list[Phone]:
+    """Normalise phone segments (objects with start_s/end_s/phone, or (start_s, end_s, phone) tuples) to a
+    time-sorted list of `Phone`. Raises ValueError for a segment with end_s < start_s or a non-finite time."""
+    out = []
+    for it in items:
+        if isinstance(it, (tuple, list)):
+            s, e, p = it
+        else:
+            s, e, p = it.start_s, it.end_s, it.phone
+        s, e = float(s), float(e)
+        if not (np.isfinite(s) and np.isfinite(e)) or e < s:
+            raise ValueError(f"bad phone segment {it!r}: need finite start_s <= end_s")
+        out.append(Phone(s, e, str(p)))
+    return sorted(out, key=lambda p: p.start_s)
+
+
+def _pcm16(x16: np.ndarray) -> bytes:
+    return (np.clip(x16, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+# ---------------------------------------------------------------------- text -> words
+_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen " \
+        "seventeen eighteen nineteen".split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def _number_words(n: int) -> list[str]:
+    """English words for 0 <= n < 10**9 (digits beyond that are read one by one)."""
+    if n < 20:
+        return [_ONES[n]]
+    if n < 100:
+        return [_TENS[n // 10]] + (_number_words(n % 10) if n % 10 else [])
+    for size, name in ((10**6, "million"), (1000, "thousand"), (100, "hundred")):
+        if n >= size:
+            return _number_words(n // size) + [name] + (_number_words(n % size) if n % size else [])
+    return []
+
+
+def transcript_words(text: str) -> list[str]:
+    """Lower-case words of an English transcript, numbers spelled out, punctuation dropped."""
+    words: list[str] = []
+    for tok in re.findall(r"[A-Za-z']+|\d+", text):
+        if tok.isdigit():
+            words += _number_words(int(tok)) if len(tok) <= 9 else [_ONES[int(d)] for d in tok]
+        else:
+            tok = tok.strip("'").lower()
+            if tok:
+                words.append(tok)
+    return words
+
+
+def is_english_text(text: str) -> bool:
+    """True when most letters of `text` are ASCII (a transcript PocketSphinx's en-US model can align)."""
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and sum(c.isascii() for c in letters) >= 0.8 * len(letters)
+
+
+_G2P_RULES = [
+    ("tch", "CH"), ("igh", "AY"), ("th", "TH"), ("sh", "SH"), ("ch", "CH"), ("ph", "F"), ("ng", "NG"),
+    ("ck", "K"), ("qu", "K W"), ("wh", "W"), ("ee", "IY"), ("ea", "IY"), ("oo", "UW"), ("ou", "AW"),
+    ("ow", "OW"), ("ai", "EY"), ("ay", "EY"), ("oa", "OW"), ("oi", "OY"), ("oy", "OY"), ("au", "AO"),
+    ("aw", "AO"), ("a", "AE"), ("b", "B"), ("c", "K"), ("d", "D"), ("e", "EH"), ("f", "F"), ("g", "G"),
+    ("h", "HH"), ("i", "IH"), ("j", "JH"), ("k", "K"), ("l", "L"), ("m", "M"), ("n", "N"), ("o", "AA"),
+    ("p", "P"), ("q", "K"), ("r", "R"), ("s", "S"), ("t", "T"), ("u", "AH"), ("v", "V"), ("w", "W"),
+    ("x", "K S"), ("y", "Y"), ("z", "Z"),
+]
+
+
+def guess_pronunciation(word: str) -> str:
+    """Crude letter-to-sound rules (ARPAbet, space separated) for words missing from the dictionary; good enough
+    for visemes (bilabials, labiodentals, rounding and open vowels are spelled predictably)."""
+    w = re.sub(r"[^a-z]", "", word.lower())
+    if len(w) > 2 and w.endswith("e") and w[-2] not in "aeiou":
+        w = w[:-1]
+    phones, i = [], 0
+    while i < len(w):
+        for g, p in _G2P_RULES:
+            if w.startswith(g, i):
+                if g == "y" and (i == len(w) - 1 or i > 0):
+                    p = "IY"
+                if not phones or phones[-1] != p:
+                    phones.append(p)
+                i += len(g)
+                break
+        else:
+            i += 1
+    return " ".join(phones) or "AH"
+
+
+# ---------------------------------------------------------------------- PocketSphinx
+def _decoder(**kwargs):
+    import pocketsphinx
+
+    return pocketsphinx.Decoder(loglevel="FATAL", **kwargs)
+
+
+def align_transcript(x16: np.ndarray, transcript: str) -> list[Phone] | None:
+    """Forced alignment of an English transcript to 16 kHz speech x16 [S] float32 (PocketSphinx 5, en-US).
+
+    Words missing from the CMU dictionary get a rule-based pronunciation. Returns ARPAbet phones with "SIL"
+    for pauses, or None when the text has no words or the alignment fails (the caller then falls back).
+    """
+    words = transcript_words(transcript)
+    if not words or len(x16) < FEATURE_SR // 10:
+        return None
+    d = _decoder(lm=None, bestpath=False)
+    for w in set(words):
+        if d.lookup_word(w) is None:
+            d.add_word(w, guess_pronunciation(w), False)
+    pcm = _pcm16(x16)
+    try:
+        d.set_align_text(" ".join(words))
+        d.start_utt()
+        d.process_raw(pcm, full_utt=True)
+        d.end_utt()
+        if d.hyp() is None:
+            return None
+        d.set_alignment()
+        d.start_utt()
+        d.process_raw(pcm, full_utt=True)
+        d.end_utt()
+        alignment = d.get_alignment()
+    except RuntimeError:
+        return None
+    if alignment is None:
+        return None
+    phones = [Phone(p.start * PS_FRAME_S, (p.start + p.duration) * PS_FRAME_S, p.name)
+              for p in alignment.phones()]
+    return phones or None
+
+
+def recognize_phones(x16: np.ndarray) -> list[Phone]:
+    """Phone recognition without a transcript (PocketSphinx allphone search with the en-US phone LM).
+
+    x16 [S] float32 at 16 kHz. Returns ARPAbet phones (SIL and noise fillers mapped to "SIL"); the phone error
+    rate is high (~0.55 on read English), so the caller weights the result with loudness.
+    """
+    import pocketsphinx
+
+    d = _decoder(allphone=pocketsphinx.get_model_path("en-us/en-us-phone.lm.bin"), lm=None, lw=2.0,
+                 beam=1e-20, pbeam=1e-20, bestpath=False)
+    d.start_utt()
+    d.process_raw(_pcm16(x16), full_utt=True)
+    d.end_utt()
+    out = []
+    for s in d.seg():
+        name = s.word if re.fullmatch(r"[A-Z]{1,2}", s.word) else "SIL"
+        out.append(Phone(s.start_frame * PS_FRAME_S, (s.end_frame + 1) * PS_FRAME_S, name))
+    return out
+
+
+# ---------------------------------------------------------------------- acoustic fallback
+def acoustic_phones(features: AudioFeatures) -> list[Phone]:
+    """Language-independent pseudo-phones from loudness and spectral shape.
+
+    Syllable nuclei are peaks of the 40 ms-smoothed openness envelope (prominence >= 0.12, >= 90 ms apart); the
+    vowel class follows the spectral centroid (dark -> "OW", middle -> "AA"/"AH", bright -> "IY"/"EH"). Between two
+    nuclei the deepest valley becomes a consonant: a lip closure ("M") when the level drops low and the
+    spectrum is not noisy, a fricative ("S") when it is noisy (high spectral flatness), else an alveolar ("T").
+    Unvoiced stretches (openness 0) are "SIL". The lips therefore close between syllables, as in most languages.
+    """
+    from scipy.ndimage import gaussian_filter1d
+    from scipy.signal import find_peaks
+
+    env = gaussian_filter1d(features.openness.astype(np.float64), 0.04 / HOP_S / 2.355)
+    t = features.times_s
+    peaks, _ = find_peaks(env, prominence=0.12, distance=max(1, int(0.09 / HOP_S)), height=0.1)
+    segs: list[Phone] = []
+    bounds = [0] + [int(a + np.argmin(env[a:b])) for a, b in zip(peaks[:-1], peaks[1:])] + [len(env) - 1]
+    for k, p in enumerate(peaks):
+        lo, hi = bounds[k], bounds[k + 1]
+        c = float(features.centroid_hz[p])
+        vowel = "OW" if c < 1100 else "AA" if c < 1700 and env[p] > 0.6 else "AH" if c < 1900 else \
+            "EH" if c < 2600 else "IY"
+        a, b = p, p
+        while a > lo and env[a - 1] >= 0.5 * env[p]:
+            a -= 1
+        while b < hi and env[b + 1] >= 0.5 * env[p]:
+            b += 1
+        start = max(t[a], t[lo] + 0.035 if k else t[a])
+        stop = min(t[b], t[hi] - 0.035 if k + 1 < len(peaks) else t[b])
+        segs.append(Phone(min(start, t[p] - 0.02), max(stop, t[p] + 0.02), vowel))
+        if k + 1 < len(peaks):
+            v = bounds[k + 1]
+            depth = min(env[p], env[peaks[k + 1]]) - env[v]
+            if env[v] <= 0.02:
+                cons = "SIL" if t[peaks[k + 1]] - t[p] > 0.5 else "M"
+            elif features.flatness[v] > 0.3:
+                cons = "S"
+            else:
+                cons = "M" if depth > 0.3 or env[v] < 0.25 else "T"
+            segs.append(Phone(t[v] - 0.035, t[v] + 0.035, cons))
+    return _fill_silence(segs, float(t[-1]) if len(t) else 0.0)
+
+
+def _fill_silence(segs: list[Phone], end_s: float) -> list[Phone]:
+    """Insert "SIL" segments into the gaps of a time-sorted, non-overlapping phone list covering [0, end_s]."""
+    out, cur = [], 0.0
+    for s in segs:
+        if s.start_s > cur + 1e-6:
+            out.append(Phone(cur, s.start_s, "SIL"))
+        out.append(Phone(max(s.start_s, cur), s.end_s, s.phone))
+        cur = max(cur, s.end_s)
+    if end_s > cur + 1e-6:
+        out.append(Phone(cur, end_s, "SIL"))
+    return out

@@ -1,0 +1,217 @@
+"""The talking-head pipeline: portrait + speech -> mp4, stage by stage, with progress and an avatar cache.
+
+Stages (DESIGN.md): face analysis + head model + Gaussians (`Avatar.from_image`), audio -> `MotionSequence`
+(`motion_from_audio`), per-frame posing + rasterization (`render_frames`), mp4 with H.264 + AAC (`write_video`).
+Requests never mutate the pipeline's config; each carries its own options in a `TalkRequest`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from vasa3d.config import Backend, CameraPathKind, PipelineConfig
+from vasa3d.errors import InputError
+
+ProgressCallback = Callable[[float, str], None]
+"""progress(fraction in [0, 1], message) called as the stages advance."""
+
+AUDIO_RATE = 16000
+
+
+@dataclass(frozen=True)
+class TalkRequest:
+    """One talking-head job.
+
+    image: path, PIL image or RGB array of the portrait. audio: path of a speech file or (wave, sample_rate).
+    transcript: the words spoken (optional; improves lip sync). phones: exact phone segments (from `vasa3d say`).
+    output: where the mp4 goes. The rest override `PipelineConfig.render` / `.motion` for this request only;
+    None keeps the config's value. Angles in degrees (UI edge).
+    """
+
+    image: object
+    audio: object
+    output: Path
+    transcript: str | None = None
+    phones: tuple | None = None
+    yaw_deg: float | None = None
+    pitch_deg: float | None = None
+    camera_path: CameraPathKind | None = None
+    size: int | None = None
+    fps: float | None = None
+    expression_scale: float | None = None
+    head_motion_scale: float | None = None
+    seed: int | None = None
+    backend: Backend | None = None
+
+
+@dataclass
+class TalkResult:
+    """What a run produced: the video path, its frame count and duration (s), the rasterizer backend that ran,
+    the number of Gaussians, and seconds per stage."""
+
+    video: Path
+    num_frames: int
+    duration_s: float
+    backend: str
+    num_gaussians: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _hash_image(image: np.ndarray) -> str:
+    h = hashlib.sha256()
+    h.update(str(image.shape).encode())
+    h.update(np.ascontiguousarray(image).tobytes())
+    return h.hexdigest()
+
+
+class TalkingHeadPipeline:
+    """Portrait + speech -> talking-head video.
+
+    Thread-safe for concurrent requests (the avatar cache is locked; nothing else is shared). Avatars are cached
+    in memory (LRU, `cache_size` entries) keyed by a SHA-256 of the decoded pixels and the face/avatar configs.
+    """
+
+    def __init__(self, config: PipelineConfig = PipelineConfig(), cache_size: int = 4):
+        self.config = config
+        self._cache: OrderedDict[str, object] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def build_avatar(self, image):
+        """`Avatar` for a portrait (path, PIL image or array), from the cache when the same pixels were seen.
+        Raises InputError for an unreadable image or when no usable face is found."""
+        from vasa3d.avatar import Avatar
+        from vasa3d.io.image import read_image
+
+        pixels = read_image(image)
+        key = _hash_image(pixels) + repr((self.config.face, self.config.avatar))
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        avatar = Avatar.from_image(pixels, self.config.face, self.config.avatar)
+        with self._lock:
+            self._cache[key] = avatar
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return avatar
+
+    def run(self, request: TalkRequest, progress: ProgressCallback | None = None) -> TalkResult:
+        """Make the video of `request`; returns a `TalkResult`.
+
+        Raises InputError for bad input (nothing is written then); the mp4 appears atomically when complete.
+        """
+        from vasa3d.io.audio import read_audio
+        from vasa3d.io.video import write_video
+        from vasa3d.motion import motion_from_audio
+
+        report = progress or (lambda fraction, message: None)
+        render_cfg, motion_cfg = self._configs(request)
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        report(0.0, "reading the speech")
+        wave = read_audio(request.audio, sr=AUDIO_RATE)
+        report(0.02, "analysing the face and building the avatar")
+        avatar = self.build_avatar(request.image)
+        timings["avatar_s"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        report(0.15, "computing lip sync and head motion")
+        motion = motion_from_audio(wave, AUDIO_RATE, request.transcript, phones=request.phones, config=motion_cfg)
+        timings["motion_s"] = time.perf_counter() - t1
+        from vasa3d.render import resolve_backend
+
+        backend = resolve_backend(render_cfg.backend, "cpu")
+        angles = _camera_angles(render_cfg, motion.num_frames)
+        t2 = time.perf_counter()
+
+        def frames() -> Iterator[np.ndarray]:
+            for i, frame in enumerate(render_frames(avatar, motion, angles, render_cfg.size, backend)):
+                if i % 5 == 0:
+                    report(0.2 + 0.78 * i / motion.num_frames, f"rendering frame {i + 1}/{motion.num_frames}")
+                yield frame
+
+        out = write_video(request.output, frames(), render_cfg.fps, wave, AUDIO_RATE)
+        timings["render_and_encode_s"] = time.perf_counter() - t2
+        timings["total_s"] = time.perf_counter() - t0
+        report(1.0, "done")
+        return TalkResult(video=Path(out), num_frames=motion.num_frames, duration_s=len(wave) / AUDIO_RATE,
+                          backend=backend, num_gaussians=avatar.num_gaussians, timings=timings)
+
+    def _configs(self, r: TalkRequest):
+        """This request's render and motion configs (the pipeline's config with the request's overrides)."""
+        def pick(value, default):
+            return default if value is None else value
+
+        rc, mc = self.config.render, self.config.motion
+        render_cfg = replace(rc, yaw_deg=pick(r.yaw_deg, rc.yaw_deg), pitch_deg=pick(r.pitch_deg, rc.pitch_deg),
+                             camera_path=pick(r.camera_path, rc.camera_path), size=pick(r.size, rc.size),
+                             fps=pick(r.fps, rc.fps), backend=pick(r.backend, rc.backend))
+        motion_cfg = replace(mc, fps=render_cfg.fps, seed=pick(r.seed, mc.seed),
+                             expression_scale=pick(r.expression_scale, mc.expression_scale),
+                             head_motion_scale=pick(r.head_motion_scale, mc.head_motion_scale))
+        _check_render(render_cfg)
+        return render_cfg, motion_cfg
+
+
+def _check_render(cfg) -> None:
+    if not (64 <= cfg.size <= 2048) or cfg.size % 2:
+        raise InputError(f"size must be an even number of pixels between 64 and 2048, got {cfg.size}")
+    if not (1 <= cfg.fps <= 120):
+        raise InputError(f"fps must be between 1 and 120, got {cfg.fps}")
+    if abs(cfg.yaw_deg) > 90 or abs(cfg.pitch_deg) > 60:
+        raise InputError("yaw must be within +-90 degrees and pitch within +-60 degrees")
+
+
+def _camera_angles(cfg, num_frames: int) -> np.ndarray:
+    from vasa3d.render.cameras import camera_path
+
+    return camera_path(cfg.camera_path, num_frames, cfg.fps, math.radians(cfg.yaw_deg), math.radians(cfg.pitch_deg))
+
+
+def render_frames(avatar, motion, angles: np.ndarray, size: int, backend: str = "auto") -> Iterator[np.ndarray]:
+    """Render the frames of `motion` one by one.
+
+    Args:
+        avatar: an `Avatar`; motion: a `MotionSequence` with T frames; angles: float32 [T, 2] camera (yaw, pitch)
+        in radians (see `vasa3d.render.cameras.camera_path`); size: output side in pixels; backend: rasterizer.
+    Yields:
+        uint8 [size, size, 3] RGB frames, the avatar composited over its background plate.
+    """
+    import cv2
+    import torch
+
+    from vasa3d.avatar import FramePose
+    from vasa3d.render import rasterize
+    from vasa3d.render.cameras import orbit_viewmat, scale_intrinsics
+
+    plate = cv2.resize(avatar.background, (size, size), interpolation=cv2.INTER_AREA)
+    K = torch.from_numpy(scale_intrinsics(avatar.K, avatar.size, size))[None]
+    names = tuple(motion.names)
+    with torch.no_grad():
+        for t in range(motion.num_frames):
+            g = avatar.pose(FramePose(names=names, coeffs=motion.coeffs[t], head_rotation=motion.head_rotation[t],
+                                      head_translation=motion.head_translation[t], gaze=motion.gaze[t]))
+            viewmat = torch.from_numpy(orbit_viewmat(avatar.T_cam_from_head, *angles[t]))[None]
+            out = rasterize(*(torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+                              for a in (g.means, g.quats, g.scales, g.opacities, g.colors)),
+                            viewmat, K, size, size, backend=backend)
+            rgb = out.rgb[0].numpy() + (1.0 - out.alpha[0].numpy()) * plate
+            yield (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def render_video(avatar, motion, camera_path: np.ndarray, size: int, output: Path, audio: np.ndarray | None = None,
+                 audio_sr: int = AUDIO_RATE, backend: str = "auto") -> Path:
+    """Render `motion` on `avatar` along `camera_path` ([T, 2] yaw, pitch in rad) into an mp4 at `output`
+    (H.264, plus AAC when `audio` [S] float32 is given). Written atomically; returns the path."""
+    from vasa3d.io.video import write_video
+
+    return write_video(output, render_frames(avatar, motion, camera_path, size, backend), motion.fps, audio, audio_sr)
