@@ -93,7 +93,8 @@ def test_palette_with_transparency_and_la(tmp_path):
     pal.paste(1, (0, 0, 20, 40))
     pal.save(tmp_path / "p.png", transparency=0)
     rgb = read_image(tmp_path / "p.png")
-    np.testing.assert_allclose(rgb[10, 5], [1, 0, 0]) and np.testing.assert_allclose(rgb[10, 30], [1, 1, 1])
+    np.testing.assert_allclose(rgb[10, 5], [1, 0, 0])
+    np.testing.assert_allclose(rgb[10, 30], [1, 1, 1])
     la = Image.fromarray(np.stack([np.zeros((40, 40), np.uint8), np.zeros((40, 40), np.uint8)], -1), mode="LA")
     la.save(tmp_path / "la.png")
     np.testing.assert_allclose(read_image(tmp_path / "la.png"), 1.0)
@@ -242,6 +243,12 @@ def test_tuple_inputs_including_gradio_order():
     np.testing.assert_allclose(read_audio((stereo_i16.T, sr)), a, atol=1e-6)  # channels-first
 
 
+def test_resampling_is_band_limited():
+    t = np.arange(44100) / 44100
+    tone_12k = (0.5 * np.sin(2 * np.pi * 12000 * t)).astype(np.float32)  # above the 8 kHz Nyquist of 16 kHz
+    assert _rms(read_audio((tone_12k, 44100))[800:-800]) < 0.01  # removed, not aliased to 4 kHz
+
+
 def test_audio_edge_cases(tmp_path):
     np.testing.assert_array_equal(read_audio((np.zeros(16000, np.float32), 16000)), 0.0)  # silence is fine
     with pytest.raises(InputError, match="empty"):
@@ -311,19 +318,25 @@ def test_audio_is_never_truncated_by_fewer_frames(tmp_path):
     assert abs(info.duration_s - 2.0) < 0.1
 
 
-@pytest.mark.parametrize("exc_type", [RuntimeError, KeyboardInterrupt])
-def test_write_video_is_atomic_on_failure(tmp_path, exc_type):
-    def failing():
-        yield from _frames(5)
+@pytest.mark.parametrize("exc_type,n_good,backend", [
+    (RuntimeError, 5, "auto"), (RuntimeError, 80, "auto"), (KeyboardInterrupt, 80, "auto"),
+    (KeyboardInterrupt, 80, "ffmpeg"),
+])
+def test_write_video_is_atomic_on_failure(tmp_path, exc_type, n_good, backend):
+    if backend == "ffmpeg":
+        pytest.importorskip("imageio_ffmpeg")
+
+    def failing():  # after 80 frames x264 has emitted packets, so the temporary file exists on disk
+        yield from _frames(n_good)
         raise exc_type("renderer died")
 
     target = tmp_path / "out.mp4"
     with pytest.raises(exc_type, match="renderer died"):
-        write_video(target, failing(), 25, _sine16k(1.0))
+        write_video(target, failing(), 25, _sine16k(1.0), backend=backend)
     assert list(tmp_path.iterdir()) == []
     target.write_bytes(b"previous result")  # an older file is kept, not clobbered
     with pytest.raises(exc_type):
-        write_video(target, failing(), 25)
+        write_video(target, failing(), 25, backend=backend)
     assert target.read_bytes() == b"previous result" and len(list(tmp_path.iterdir())) == 1
 
 
@@ -347,6 +360,13 @@ def test_video_writer_context_manager(tmp_path):
         assert not (tmp_path / "w.mp4").exists()  # published only on close
     assert sum(1 for _ in iter_video_frames(tmp_path / "w.mp4")) == 7
     assert probe_media(tmp_path / "w.mp4").audio is None
+    writer = VideoWriter(tmp_path / "x.mp4", fps=10)  # kept referenced: cleanup must not rely on __del__
+    with pytest.raises(RuntimeError, match="stop"), writer:
+        for frame in _frames(80):
+            writer.write(frame)
+        assert any(p.name.startswith(".tmp-x-") for p in tmp_path.iterdir())
+        raise RuntimeError("stop")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.mp4"]
 
 
 def test_atomic_write(tmp_path):
@@ -401,7 +421,8 @@ def test_tts_errors_and_threads():
     with pytest.raises(InputError, match="too long"):
         synthesize_speech("a" * 5001)
     with pytest.raises(InputError, match="voice"):
-        synthesize_speech("hello", voice="no-such-voice")
+        synthesize_speech("hello", voice="no-such-voice")  # not silently matched to Norwegian ("no")
+    assert synthesize_speech("hello", voice="en-gb").duration_s > 0.2  # a language code, not a voice file
     alone = synthesize_speech("hello world, how are you")
     results = [None, None]
 

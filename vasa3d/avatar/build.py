@@ -286,11 +286,11 @@ def _mouth_interior(head: HeadModel) -> RigidGaussians:
     step = 0.0012
     groups = []
 
-    def add(x, y, z, color, part):
+    def add(x, y, z, color, part, size=1.0):
         n = len(x)
         groups.append(RigidGaussians(
             means=np.stack([x, y, z], 1).astype(np.float32), quats=np.tile(np.float32([1, 0, 0, 0]), (n, 1)),
-            scales=np.tile(np.float32([step * 0.9, step * 0.9, step * 0.3]), (n, 1)),
+            scales=np.tile(np.float32([step * size, step * size, step * 0.3]), (n, 1)),
             colors=np.tile(np.float32(color), (n, 1)), opacities=np.ones(n, np.float32),
             part=np.full(n, part, np.int8), skin=np.ones(n, np.float32)))
 
@@ -298,7 +298,9 @@ def _mouth_interior(head: HeadModel) -> RigidGaussians:
     opened = rotate_about_hinge(f[[14]], np.ones(1, np.float32), head.rig.jaw_hinge, JAW_OPEN_MAX_RAD)
     y_low = float(opened[0, 1]) - 0.003          # lowest lower-lip height at jawOpen = 1
     x, y = _grid(cx - 0.95 * half_w, cx + 0.95 * half_w, y_low, y_top + 0.004, step)
-    add(x, y, bulge(x, 0.016), (0.09, 0.025, 0.03), PART_SKULL)
+    add(x, y, bulge(x, 0.016), (0.09, 0.025, 0.03), PART_SKULL, size=1.3)
+    x, y = _grid(cx - 0.95 * half_w, cx + 0.95 * half_w, y_low, y_top + 0.004, 2 * step)
+    add(x, y, bulge(x, 0.026), (0.05, 0.012, 0.015), PART_SKULL, size=2.6)      # back wall: never see-through
     x, y = _grid(cx - 0.75 * half_w, cx + 0.75 * half_w, y_top - 0.009, y_top + 0.002, step)
     add(x, y, bulge(x, 0.0045), (0.86, 0.84, 0.78), PART_SKULL)
     x, y = _grid(cx - 0.65 * half_w, cx + 0.65 * half_w, y_bot - 0.006, y_bot + 0.003, step)

@@ -47,7 +47,9 @@ class MediaInfo:
 
 
 def probe_media(path: str | os.PathLike) -> MediaInfo:
-    """Describe a media file without decoding it (the video stream's packets are counted for `n_frames`).
+    """Describe a media file without decoding it.
+
+    `n_frames` is the container's frame count, or the number of video packets when the container has none.
 
     Durations are in seconds; a stream without a stored duration gets the container's. `format` is FFmpeg's
     demuxer name (an mp4 reads "mov,mp4,m4a,3gp,3g2,mj2").

@@ -10,19 +10,25 @@ Phone alphabet: espeak-ng's own phoneme mnemonics for the chosen voice (not IPA,
 its phoneme tables (espeak-ng docs/phonemes.md), with stress marks removed (kept in `PhoneSegment.stress`).
 For English: vowels @ @2 @5 @L 3 3: a a# aa A: A@ aI aI@ aU aU@ e@ E eI i i: i@ i@3 I I# I2 0 O O: O@ OI
 o@ oU u: U U@ V; consonants p b t d k g t# t2 d# tS dZ f v T D s z S Z h m n N n- l r w j ? ; (";" is a
-short linking glide). Every pause mnemonic ("_", "_:", "_!", ...) and any gap before the first phone become
+short linking glide). Language-switch markers ("(en)", "(fr)") are dropped. Every pause mnemonic ("_", "_:", "_!", ...) and any gap before the first phone become
 "sil". `load_phones` returns the same alphabet.
 
 Stop closures: espeak stamps a voiceless stop (p, t, k, tS) at its release, after the silent closure, and
 counts the closure in the preceding phone. Since the closure is when the lips are shut (what lip sync needs), a
 silent stretch (power 45 dB under the utterance's loud level) that ends right at a phone's start is moved from
-the preceding phone to that phone. Voiced stops are stamped at closure onset already.
+the preceding phone to that phone. Voiced stops are stamped at closure onset already. After a pause the
+closure is inaudible and stays in "sil".
+
+Determinism: espeak keeps some synthesis state (pitch perturbation) across utterances in one process, so a repeated call
+gives audio that differs by a few samples (under 1 ms) in length; phones and words are the same.
+Words are whitespace tokens, so text without spaces (Chinese, Japanese) gives one word per run of text.
 """
 
 from __future__ import annotations
 
 import ctypes
 import hashlib
+import itertools
 import json
 import os
 import string
@@ -171,7 +177,8 @@ def synthesize_speech(text: str, voice: str = "en-us", rate_wpm: int = 160) -> S
 
     Args:
         text: UTF-8 text, 1..5000 characters, not only whitespace. Read as plain text (no SSML, no [[phonemes]]).
-        voice: an espeak-ng voice/language name ("en-us", "en", "en-gb", "de", "fr", "cmn", ...).
+        voice: an espeak-ng voice name ("en-us", "en", "de", "fr", "cmn", ...) or, failing that, a language
+            code matched by espeak's voice selection ("en-gb").
         rate_wpm: speaking rate in words per minute, 80..450.
     Returns:
         `Speech` with wave float32 [S] at 22050 Hz (espeak's native rate), phones (espeak mnemonics, "sil" for
@@ -185,6 +192,8 @@ def synthesize_speech(text: str, voice: str = "en-us", rate_wpm: int = 160) -> S
     if len(text) > MAX_TEXT_CHARS:
         raise InputError(f"text to speak is too long ({len(text)} characters; the limit is {MAX_TEXT_CHARS}); "
                          "shorten it or split it into parts")
+    if not isinstance(voice, str) or not voice.strip():
+        raise InputError("no voice given; use an espeak-ng voice such as 'en-us'")
     if not MIN_RATE_WPM <= rate_wpm <= MAX_RATE_WPM:
         raise InputError(f"speaking rate {rate_wpm} wpm is out of range; use {MIN_RATE_WPM}..{MAX_RATE_WPM}")
     samples, events, sr = _ENGINE.synthesize(text, voice, int(rate_wpm))
@@ -203,6 +212,13 @@ class _EspeakEvent(ctypes.Structure):
     _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint), ("text_position", ctypes.c_int),
                 ("length", ctypes.c_int), ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
                 ("user_data", ctypes.c_void_p), ("id", _EspeakUnion)]
+
+
+class _EspeakVoice(ctypes.Structure):
+    # languages: a list of (priority byte, NUL-terminated code), ended by a 0 byte; so a raw pointer here
+    _fields_ = [("name", ctypes.c_char_p), ("languages", ctypes.c_void_p), ("identifier", ctypes.c_char_p),
+                ("gender", ctypes.c_ubyte), ("age", ctypes.c_ubyte), ("variant", ctypes.c_ubyte),
+                ("xx1", ctypes.c_ubyte), ("score", ctypes.c_int), ("spare", ctypes.c_void_p)]
 
 
 _SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
@@ -224,6 +240,7 @@ class _EspeakEngine:
         self._lock = threading.Lock()
         self._lib = None
         self._sr = 0
+        self._language_codes: set[str] | None = None
         self._callback = _SynthCallback(self._on_synth)  # kept alive for the library's lifetime
         self._chunks: list[np.ndarray] = []
         self._events: list[tuple[int, int, int, int, bytes]] = []
@@ -232,8 +249,8 @@ class _EspeakEngine:
         """-> (int16 samples [S], events sorted by sample, sample rate)."""
         with self._lock:
             lib = self._load()
-            if lib.espeak_SetVoiceByName(voice.encode("utf-8")) != _EE_OK:
-                raise InputError(f"unknown espeak-ng voice {voice!r}; try 'en-us', 'en-gb', 'de', 'fr', 'es'")
+            if not self._set_voice(lib, voice):
+                raise InputError(f"unknown espeak-ng voice {voice!r}; try 'en-us', 'en', 'de', 'fr', 'es', 'cmn'")
             lib.espeak_SetParameter(_PARAM_RATE, rate_wpm, 0)
             self._chunks, self._events = [], []
             data = text.encode("utf-8")
@@ -245,6 +262,32 @@ class _EspeakEngine:
             self._chunks, self._events = [], []
         samples = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
         return samples, [self._event(raw, self._sr) for raw in raw_events], self._sr
+
+    def _set_voice(self, lib, voice: str) -> bool:
+        """Select a voice by file name ("en-us") or, failing that, by a language code some voice lists ("en-gb")."""
+        if lib.espeak_SetVoiceByName(voice.encode("utf-8")) == _EE_OK:
+            return True
+        if voice.lower() not in self._languages(lib):  # espeak would pick a prefix match ("no-such" -> "no")
+            return False
+        code = ctypes.create_string_buffer(voice.lower().encode("utf-8"))
+        spec = _EspeakVoice(name=None, languages=ctypes.cast(code, ctypes.c_void_p).value, identifier=None)
+        return lib.espeak_SetVoiceByProperties(ctypes.byref(spec)) == _EE_OK
+
+    def _languages(self, lib) -> set[str]:
+        """All language codes the installed voices declare (espeak_ListVoices), lower case; computed once."""
+        if self._language_codes is None:
+            codes: set[str] = set()
+            voices = lib.espeak_ListVoices(None)
+            for k in itertools.count():
+                if not voices[k]:
+                    break
+                address = voices[k].contents.languages
+                while address and ctypes.string_at(address, 1) != b"\0":  # priority byte, then the code
+                    code = ctypes.string_at(address + 1)
+                    codes.add(code.decode("utf-8", errors="replace").lower())
+                    address += len(code) + 2
+            self._language_codes = codes
+        return self._language_codes
 
     def _load(self):
         if self._lib is not None:
@@ -258,6 +301,9 @@ class _EspeakEngine:
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         lib.espeak_SetSynthCallback.argtypes = [_SynthCallback]
         lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        lib.espeak_SetVoiceByProperties.argtypes = [ctypes.POINTER(_EspeakVoice)]
+        lib.espeak_ListVoices.argtypes = [ctypes.POINTER(_EspeakVoice)]
+        lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_EspeakVoice))
         lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
         lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
                                      ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
@@ -306,6 +352,8 @@ def _phone_segments(events: list[_Event], n_samples: int, sr: int) -> list[Phone
     """Phoneme events -> contiguous segments covering [0, n_samples / sr], merged silences, no empty phones."""
     marks: list[tuple[int, str, int]] = [(0, SILENCE, 0)]
     for event in sorted((e for e in events if e.kind == _EVENT_PHONEME), key=lambda e: e.sample):
+        if event.mnemonic.startswith("("):  # language switch marker such as "(en)", not a sound
+            continue
         phone, stress = _normalise_mnemonic(event.mnemonic)
         marks.append((min(max(event.sample, 0), n_samples), phone, stress))
     segments: list[PhoneSegment] = []

@@ -1,11 +1,13 @@
 """`motion_from_audio`: speech waveform (+ optional transcript or phones) -> `MotionSequence`.
 
-Stages: 16 kHz features -> mouth (loudness envelope) -> blinks and gaze -> prosodic head motion and brows.
+Stages: 16 kHz features -> phones (given, aligned, recognised, or acoustic pseudo-phones) -> visemes with
+coarticulation (or the loudness envelope) -> blinks and gaze -> prosodic head motion and brows.
 Seeded: the same input and `MotionConfig.seed` give the same output bit for bit.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -13,10 +15,15 @@ import numpy as np
 from vasa3d.arkit import MOTION_BLENDSHAPES
 from vasa3d.config import MotionConfig
 from vasa3d.motion.eyes import blink_times, blink_track, gaze_track
-from vasa3d.motion.features import compute_features, prepare_wave
-from vasa3d.motion.mouth import loudness_mouth
-from vasa3d.motion.prosody import head_motion, loudness_accents, smooth_activity
+from vasa3d.motion.features import AudioFeatures, compute_features, prepare_wave
+from vasa3d.motion.mouth import loudness_mouth, phone_mouth
+from vasa3d.motion.phones import (Phone, acoustic_phones, align_transcript, as_phones, is_english_text,
+                                  recognize_phones)
+from vasa3d.motion.prosody import f0_head_pitch, head_motion, pitch_track, prosodic_accents, smooth_activity
 from vasa3d.motion.sequence import MotionSequence
+from vasa3d.motion.visemes import viseme_segments
+
+log = logging.getLogger(__name__)
 
 _MOUTH_PREFIXES = ("jaw", "mouth")
 _STREAMS = {"blink": 1, "gaze": 2, "head": 3, "brow": 4}
@@ -31,6 +38,10 @@ def _check_config(config: MotionConfig, num_frames: int | None) -> None:
         raise ValueError(f"MotionConfig.fps must be positive, got {config.fps}")
     if not config.expression_scale >= 0 or not config.head_motion_scale >= 0:
         raise ValueError("MotionConfig.expression_scale and head_motion_scale must be >= 0")
+    if config.lip_sync not in ("auto", "acoustic", "loudness"):
+        raise ValueError(f"MotionConfig.lip_sync must be auto, acoustic or loudness, got {config.lip_sync!r}")
+    if not abs(config.visual_lead_s) <= 0.5:
+        raise ValueError(f"MotionConfig.visual_lead_s must be within +-0.5 s, got {config.visual_lead_s}")
     if num_frames is not None and (int(num_frames) != num_frames or num_frames < 1):
         raise ValueError(f"num_frames must be a positive integer, got {num_frames}")
 
@@ -83,20 +94,55 @@ def motion_from_audio(wave: np.ndarray, sr: int, transcript: str | None = None, 
     times = np.arange(n) / config.fps
     feats = compute_features(x16)
 
-    mouth = loudness_mouth(feats, times)
+    if config.lip_sync == "loudness":
+        mouth = loudness_mouth(feats, times, config.visual_lead_s)
+    else:
+        found, source = find_phones(x16, feats, transcript, phones, config.lip_sync)
+        log.debug("lip sync from %s phones (%d)", source, len(found))
+        mouth = phone_mouth(viseme_segments(found), feats, times, config.fps, config.visual_lead_s)
+    f0, _ = pitch_track(x16)
+    f0[feats.openness <= 0] = 0.0
     activity = smooth_activity(times, feats.times_s, feats.openness)
-    acc_t, acc_a = loudness_accents(feats.times_s, feats.openness)
+    acc_t, acc_a = prosodic_accents(feats.times_s, feats.openness, f0)
     blinks = blink_track(times, blink_times(max(duration_s, n / config.fps), _rng(config.seed, "blink"),
                                             pause_starts(feats.times_s, feats.openness)), config.fps)
     gaze = gaze_track(times, _rng(config.seed, "gaze"), activity)
     rot, trans = head_motion(times, activity, acc_t, acc_a, _rng(config.seed, "head"), config.fps,
-                             config.head_motion_scale)
+                             config.head_motion_scale, f0_head_pitch(times, feats.times_s, f0))
     brow = brow_raises(times, acc_t, acc_a, _rng(config.seed, "brow"))
 
     tracks = dict(mouth)
     tracks.update({"eyeBlinkLeft": blinks, "eyeBlinkRight": blinks, "browInnerUp": brow,
                    "browOuterUpLeft": 0.6 * brow, "browOuterUpRight": 0.6 * brow})
     return assemble(tracks, rot, trans, gaze, config)
+
+
+def find_phones(x16: np.ndarray, features: AudioFeatures, transcript: str | None = None, phones=None,
+                lip_sync: str = "auto") -> tuple[list[Phone], str]:
+    """Phones with times for 16 kHz speech x16 [S] float32, and where they came from.
+
+    lip_sync "auto": the given `phones` (any objects with start_s, end_s, phone; espeak or ARPAbet) if any;
+    else forced alignment of an English `transcript` (PocketSphinx); else phone recognition (PocketSphinx
+    allphone) when there is no transcript; the acoustic pseudo-phones when the transcript is not English or
+    PocketSphinx fails. lip_sync "acoustic": always the acoustic pseudo-phones. Returns (phones, source) with
+    source one of "given", "aligned", "recognized", "acoustic".
+    """
+    if lip_sync == "auto" and phones is not None:
+        return as_phones(phones), "given"
+    if lip_sync == "auto" and not np.any(features.openness > 0):
+        return [], "acoustic"
+    if lip_sync == "auto" and transcript and transcript.strip():
+        if is_english_text(transcript):
+            aligned = align_transcript(x16, transcript)
+            if aligned:
+                return aligned, "aligned"
+            log.info("forced alignment failed; using acoustic lip sync")
+    elif lip_sync == "auto":
+        try:
+            return recognize_phones(x16), "recognized"
+        except RuntimeError as e:
+            log.info("phone recognition failed (%s); using acoustic lip sync", e)
+    return acoustic_phones(features), "acoustic"
 
 
 def assemble(tracks: dict[str, np.ndarray], rot: np.ndarray, trans: np.ndarray, gaze: np.ndarray,
@@ -112,4 +158,4 @@ def assemble(tracks: dict[str, np.ndarray], rot: np.ndarray, trans: np.ndarray, 
     return MotionSequence(config.fps, MOTION_BLENDSHAPES, coeffs, rot, trans, gaze)
 
 
-__all__ = ["motion_from_audio", "assemble"]
+__all__ = ["motion_from_audio", "find_phones", "assemble"]

@@ -48,7 +48,10 @@ def as_phones(items) -> list[Phone]:
 
 
 def _pcm16(x16: np.ndarray) -> bytes:
-    return (np.clip(x16, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    """16-bit PCM bytes with a fixed-seed dither of 2 LSB: PocketSphinx's features break down on digital silence
+    (exact zeros, as synthetic speech has), and alignment then fails to reach the end of the grammar."""
+    dither = np.random.default_rng(0).normal(0.0, 2.0, len(x16))
+    return np.clip(x16.astype(np.float64) * 32767.0 + dither, -32768, 32767).astype("<i2").tobytes()
 
 
 # ---------------------------------------------------------------------- text -> words
@@ -218,7 +221,7 @@ def acoustic_phones(features: AudioFeatures) -> list[Phone]:
             depth = min(env[p], env[peaks[k + 1]]) - env[v]
             if env[v] <= 0.02:
                 cons = "SIL" if t[peaks[k + 1]] - t[p] > 0.5 else "M"
-            elif features.flatness[v] > 0.3:
+            elif features.flatness[v] > 0.3 and env[v] > 0.15:
                 cons = "S"
             else:
                 cons = "M" if depth > 0.3 or env[v] < 0.25 else "T"

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-SWAY_RAD = np.array([0.025, 0.045, 0.02])
-"""RMS sway (pitch, yaw, roll) radians while speaking (~1.4, 2.6, 1.1 degrees); half of it in silence."""
+SWAY_RAD = np.array([0.025, 0.035, 0.02])
+"""RMS sway (pitch, yaw, roll) radians while speaking (~1.4, 2.0, 1.1 degrees); half of it in silence."""
+FADE_IN_S = 1.0
+"""Sway fades in over this long, so the first frame shows the head at rest (the photo's pose)."""
 SWAY_M = np.array([0.003, 0.002, 0.003])
 """RMS sway of the head translation (x, y, z) metres while speaking."""
 NOD_RAD = 0.05
@@ -145,28 +147,13 @@ def smooth_activity(times_s: np.ndarray, feat_times_s: np.ndarray, openness: np.
     return np.clip(np.interp(times_s, feat_times_s, act), 0, 1).astype(np.float32)
 
 
-def loudness_accents(feat_times_s: np.ndarray, openness: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Accent candidates from loudness alone: (times_s [A], strengths [A] in [0, 1]).
-
-    Peaks of the 150 ms-smoothed openness with prominence >= 0.25, at least 0.5 s apart.
-    """
-    from scipy.signal import find_peaks
-    from scipy.ndimage import gaussian_filter1d
-
-    if len(openness) < 3:
-        return np.zeros(0), np.zeros(0)
-    dt = float(feat_times_s[1] - feat_times_s[0])
-    env = gaussian_filter1d(openness.astype(np.float64), 0.15 / dt / 2.355)
-    idx, props = find_peaks(env, prominence=0.25, distance=max(1, int(0.5 / dt)))
-    return feat_times_s[idx], np.clip(props["prominences"], 0, 1)
-
-
 def head_motion(times_s: np.ndarray, activity: np.ndarray, accent_times_s: np.ndarray,
                 accent_strengths: np.ndarray, rng: np.random.Generator, fps: float,
                 scale: float = 1.0, pitch_offset: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Head rotation [T, 3] (axis-angle, rad) and translation [T, 3] (m), float32, for frame times times_s [T].
 
-    activity [T] in [0, 1] scales the sway (half amplitude in silence, so the head settles at pauses);
+    activity [T] in [0, 1] scales the sway (half amplitude in silence, so the head settles at pauses; faded in
+    over FADE_IN_S so the first frame is the rest pose);
     accents (times_s [A], strengths [A] in [0, 1]) each add a nod: a Hann-shaped pitch-down of NOD_RAD * strength
     starting 0.15 s before the accent and lasting 0.55 s, with a small random yaw/roll companion; pitch_offset [T]
     (rad, e.g. `f0_head_pitch`) is added to the head pitch. The result is
@@ -177,7 +164,8 @@ def head_motion(times_s: np.ndarray, activity: np.ndarray, accent_times_s: np.nd
     n = len(times_s)
     if n == 0:
         return np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32)
-    gain = (0.5 + 0.5 * activity.astype(np.float64))[:, None]
+    fade = 0.5 - 0.5 * np.cos(np.pi * np.clip(times_s / FADE_IN_S, 0, 1))
+    gain = ((0.5 + 0.5 * activity.astype(np.float64)) * fade)[:, None]
     s = sway(times_s, rng, 3)
     rot = np.zeros((n, 3))
     rot[:, [0, 1, 2]] = s * SWAY_RAD[None, :] * gain           # columns: x = pitch, y = yaw, z = roll

@@ -10,13 +10,14 @@ Coarticulation follows Cohen & Massaro 1993 ("Modeling coarticulation in synthet
 Techniques in Computer Animation): every segment s has, per parameter group (jaw; lips), a dominance
 D_s(t) = alpha_s * exp(-theta_s * d_s(t)) where d_s(t) is the distance in seconds from t to the segment (0 inside
 it, a flat-top variant), and each parameter is the dominance-weighted mean of the segments' targets. Bilabials
-get a large, sharply falling lip dominance so they always reach full closure; silence dominates the jaw.
+get a large, sharply falling lip dominance, and a closure constraint (`closure_mask`) makes them reach full
+closure, since a weighted mean alone only approaches a target.
 
 Table (targets; unlisted parameters 0, lip_open 1):
 
 | class | phones (ARPAbet / espeak) | targets |
 |---|---|---|
-| PBM | P B M / p b m | lips closed (lip_open 0) and pressed, jaw 0.06 |
+| PBM | P B M / p b m | lips closed (lip_open 0) and pressed, jaw 0.03 |
 | FV | F V / f v | lower lip tucked (roll_lower 0.5, upper_up 0.25), lips almost closed |
 | TH | TH DH / T D | jaw 0.12, lips slightly apart |
 | TDNL | T D N L / t d n l | jaw 0.1, neutral lips, weak lip dominance |
@@ -25,7 +26,7 @@ Table (targets; unlisted parameters 0, lip_open 1):
 | KG | K G NG HH / k g N h x ? | jaw 0.14, weak dominance (takes the neighbours' shape) |
 | Y | Y / j | spread lips |
 | R | R / r | slight pucker and funnel |
-| W | W / w | pucker 0.8, funnel 0.35, small lip opening |
+| W | W / w | pucker 0.6, funnel 0.3, small lip opening |
 | open vowels | AA AE AH AO / A: a aa V @ O: 0 | jaw 0.38-0.55 (+ stretch for AE, funnel for AO) |
 | mid/close vowels | EH IH IY / E e I i: | jaw 0.12-0.32 with stretch and smile |
 | rounded vowels | UH UW OW ER / U u: oU 3: | pucker/funnel, jaw 0.12-0.3 |
@@ -48,7 +49,7 @@ _A = {n: i for i, n in enumerate(ARTIC)}
 # class: (targets, alpha_jaw, alpha_lips, theta 1/s)
 VISEMES: dict[str, tuple[dict[str, float], float, float, float]] = {
     "sil": ({"jaw": 0.0}, 1.0, 0.5, 20.0),
-    "PBM": ({"jaw": 0.06, "lip_open": 0.0, "press": 0.35}, 0.8, 25.0, 60.0),
+    "PBM": ({"jaw": 0.03, "lip_open": 0.0, "press": 0.35}, 8.0, 25.0, 60.0),
     "FV": ({"jaw": 0.08, "lip_open": 0.3, "roll_lower": 0.5, "upper_up": 0.25}, 1.0, 8.0, 45.0),
     "TH": ({"jaw": 0.12, "lower_down": 0.15, "upper_up": 0.1}, 1.0, 1.5, 30.0),
     "TDNL": ({"jaw": 0.1, "lower_down": 0.1, "upper_up": 0.05, "stretch": 0.1}, 1.2, 0.6, 25.0),
@@ -58,7 +59,7 @@ VISEMES: dict[str, tuple[dict[str, float], float, float, float]] = {
     "HH": ({"jaw": 0.2}, 0.3, 0.2, 20.0),
     "Y": ({"jaw": 0.08, "stretch": 0.3, "smile": 0.15}, 1.0, 1.0, 25.0),
     "R": ({"jaw": 0.1, "pucker": 0.35, "funnel": 0.25}, 1.0, 1.5, 25.0),
-    "W": ({"jaw": 0.05, "lip_open": 0.6, "pucker": 0.8, "funnel": 0.35}, 1.0, 4.0, 20.0),
+    "W": ({"jaw": 0.05, "lip_open": 0.6, "pucker": 0.6, "funnel": 0.3}, 1.0, 3.0, 25.0),
     "ER": ({"jaw": 0.18, "pucker": 0.25, "funnel": 0.3}, 1.2, 1.0, 15.0),
     "AA": ({"jaw": 0.55, "lower_down": 0.25, "upper_up": 0.05}, 1.5, 1.0, 15.0),
     "AE": ({"jaw": 0.45, "stretch": 0.25, "lower_down": 0.3, "upper_up": 0.15}, 1.5, 1.0, 15.0),
@@ -115,6 +116,8 @@ def viseme_of(phone: str, alphabet: str = "arpabet") -> str | tuple[str, str]:
     """Viseme class (or a diphthong pair of classes) of one phone symbol; unknown symbols -> "KG" (neutral,
     weak dominance); pauses ("_", "SIL", "") -> "sil"."""
     s = _STRESS.sub("", str(phone))
+    if not s and str(phone).strip():
+        return "KG"  # espeak's ";" linking glide and the like: neutral
     if not s or s.startswith("_") or s.upper() in ("SIL", "SP", "SPN", "PAU", "<SIL>") or s.startswith("+"):
         return "sil"
     if alphabet == "espeak":
@@ -146,11 +149,16 @@ def _target(cls: str) -> np.ndarray:
     return t
 
 
+CLOSURE_RAMP_S = 0.03
+"""Bilabial closures open (and close) over this long outside the segment (see `closure_mask`)."""
+
+
 def coarticulate(segments: list[tuple[float, float, str]], times_s: np.ndarray) -> np.ndarray:
     """Articulatory trajectories [F, len(ARTIC)] float64 at times_s [F] (seconds, sorted, uniform) by dominance-
     weighted blending of the segments' viseme targets (Cohen & Massaro 1993, flat-top variant, see module doc).
 
-    Times far (> 0.6 s) from every segment get the rest pose.
+    Times far (> 0.6 s) from every segment get the rest pose. lip_open is then forced to 0 inside bilabials
+    (`closure_mask`).
     """
     n = len(times_s)
     num = np.zeros((n, len(ARTIC)))
@@ -171,20 +179,43 @@ def coarticulate(segments: list[tuple[float, float, str]], times_s: np.ndarray) 
         d = np.exp(-theta * dist)[:, None] * np.where(is_jaw, a_jaw, a_lips)[None, :]
         num[lo:hi] += d * _target(cls)[None, :]
         den[lo:hi] += d
-    return num / den
+    out = num / den
+    out[:, _A["lip_open"]] *= 1.0 - closure_mask(segments, times_s)
+    return out
+
+
+def closure_mask(segments: list[tuple[float, float, str]], times_s: np.ndarray) -> np.ndarray:
+    """[F] float64 in [0, 1]: 1 inside every bilabial (PBM) segment, falling to 0 over CLOSURE_RAMP_S outside
+    it with a raised cosine. The weighted mean of Cohen & Massaro only approaches a target, so coarticulate()
+    multiplies lip_open by (1 - mask) to make every bilabial reach full closure, released smoothly."""
+    mask = np.zeros(len(times_s))
+    for start, end, cls in segments:
+        if cls != "PBM":
+            continue
+        dist = np.maximum(0.0, np.maximum(start - times_s, times_s - end))
+        mask = np.maximum(mask, 0.5 + 0.5 * np.cos(np.pi * np.clip(dist / CLOSURE_RAMP_S, 0.0, 1.0)))
+    return mask
+
+
+CLOSURE_LIP_OPEN = 0.2
+"""A frame whose interval contains lip_open below this shows that closure instant (see `frame_pool`)."""
 
 
 def frame_pool(times_s: np.ndarray, artic: np.ndarray, frame_times_s: np.ndarray, fps: float) -> np.ndarray:
-    """Downsample artic [F, P] at times_s to frames [T, P]: mean over each frame's interval
-    [t - 0.5/fps, t + 0.5/fps] (anti-aliasing), except lip_open which takes the minimum so that a lip closure
-    shorter than a frame still shows on the nearest frame."""
+    """Downsample artic [F, P] at times_s to frames [T, P]: the mean over each frame's interval
+    [t - 0.5/fps, t + 0.5/fps] (anti-aliasing), except that a frame whose interval contains a lip closure
+    (lip_open < CLOSURE_LIP_OPEN) takes all parameters at the instant of least lip_open, so that a closure
+    shorter than a frame still shows, fully, on the nearest frame."""
     dt = float(times_s[1] - times_s[0]) if len(times_s) > 1 else 0.01
     half = max(1, int(round(0.5 / fps / dt)))
     idx = np.clip(np.round((frame_times_s - times_s[0]) / dt).astype(int), 0, len(times_s) - 1)
     offs = np.arange(-half, half + 1)
     win = np.clip(idx[:, None] + offs[None, :], 0, len(times_s) - 1)      # [T, W]
     out = artic[win].mean(axis=1)
-    out[:, _A["lip_open"]] = artic[win, _A["lip_open"]].min(axis=1)
+    lip = artic[win, _A["lip_open"]]
+    k = lip.argmin(axis=1)
+    closed = lip[np.arange(len(win)), k] < CLOSURE_LIP_OPEN
+    out[closed] = artic[win[closed, k[closed]]]
     return out
 
 

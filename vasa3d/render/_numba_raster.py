@@ -16,14 +16,15 @@ intersection, so threads never share an output cell.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic
 
 from vasa3d.render._numba_project import REC_A, REC_B, REC_C, REC_EXT_Y, REC_OP, REC_U, REC_V
 from vasa3d.render._torch_ref import ALPHA_MAX, ALPHA_MIN, T_MIN, TILE_SIZE
 
 _F = np.float32
 _TS = TILE_SIZE
-_PIX = TILE_SIZE * TILE_SIZE
 _AMAX, _AMIN, _TMIN = _F(ALPHA_MAX), _F(ALPHA_MIN), _F(T_MIN)
 _ZERO, _HALF, _ONE = _F(0.0), _F(0.5), _F(1.0)
 _S_MAX = _F(12.0)  # exp(-12) * 1 < 1/255: sigma beyond this never contributes, so it is clamped for the exp
@@ -34,16 +35,36 @@ _JIT = dict(cache=True, fastmath=True, error_model="numpy", nogil=True)
 # gradient row layout per intersection: d/d(u, v, a, b, c, opacity), then d/d(feature f) at 6 + f
 G_U, G_V, G_A, G_B, G_C, G_OP, G_FEAT = range(7)
 
+# Tile workspaces are [16 rows, columns] float32 arrays; the lane loops index one row view at fixed column
+# offsets, so LLVM sees one base pointer and needs no runtime overlap checks.
+# forward columns: transmittance (negative once the pixel is done), list position + 1 of the last contributor,
+# weights of the current Gaussian, then the blended feature f at FW_ACC + 16 f
+FW_T, FW_LAST, FW_W, FW_ACC = 0, 16, 32, 48
+# backward columns: transmittance, last contributor, T_final-gradient term, then per-lane scratch
+BW_T, BW_LAST, BW_VFIN, BW_FAC, BW_RA, BW_TM, BW_VA, BW_VIS, BW_VR = 0, 16, 32, 48, 64, 80, 96, 112, 128
+
+
+
+@intrinsic
+def _i32_as_f32(typingctx, x):
+    """Reinterpret the bits of an int32 as a float32 (LLVM bitcast)."""
+    sig = types.float32(types.int32)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return sig, codegen
+
 
 @njit(inline="always", **_JIT)
-def _exp_neg_parts(s):
-    """exp(-s) for s in [0, _S_MAX] as (mantissa polynomial, exponent bits of 2^-m): exp(-s) = q * 2^-m."""
+def _exp_neg(s):
+    """exp(-s) in float32 for s in [0, _S_MAX] (clamped): 2^-m * exp(m ln2 - s), degree-7 Taylor, ~1 ulp."""
     sc = min(max(s, _ZERO), _S_MAX)
     m = np.int32(sc * _LOG2E + _HALF)
     mf = _F(m)
-    x = mf * _LN2_HI - sc + mf * _LN2_LO  # -s + m ln2, |x| <= ln2 / 2
+    x = mf * _LN2_HI - sc + mf * _LN2_LO  # |x| <= ln2 / 2
     q = _ONE + x * (_ONE + x * (_C2 + x * (_C3 + x * (_C4 + x * (_C5 + x * (_C6 + x * _C7))))))
-    return q, (np.int32(127) - m) << np.int32(23)
+    return q * _i32_as_f32((np.int32(127) - m) << np.int32(23))
 
 
 @njit(inline="always", **_JIT)
@@ -57,20 +78,33 @@ def _row_range(v, ext, y0f):
 
 
 @njit(inline="always", **_JIT)
-def _tile_start(tile, tiles_x, width, height, trans, row_live):
-    """Set trans to 1 inside the image and -1 (done) outside; count live pixels per row."""
+def _tile_origin(tile, tiles_x):
     ty = tile // tiles_x
-    x0, y0 = (tile - ty * tiles_x) * _TS, ty * _TS
-    live = 0
-    for r in range(_TS):
-        n = 0
-        for i in range(_TS):
-            inside = (y0 + r < height) and (x0 + i < width)
-            trans[r * _TS + i] = _ONE if inside else -_ONE
-            n += 1 if inside else 0
-        row_live[r] = n
-        live += n
-    return x0, y0, live
+    return (tile - ty * tiles_x) * _TS, ty * _TS
+
+
+@njit(inline="always", **_JIT)
+def _fwd_row(w, u, ca, bx, sy, op, x0f, tag):
+    """Composite one Gaussian over one 16-pixel row (branch-free); returns (pixels done, pixels added)."""
+    nstop = 0
+    nadd = 0
+    for i in range(_TS):
+        dx = u - (x0f + _F(i))
+        s = _HALF * ca * dx * dx + bx * dx + sy
+        alpha = min(_AMAX, op * _exp_neg(s))
+        t = w[FW_T + i]
+        lst = w[FW_LAST + i]
+        ok = (s >= _ZERO) & (alpha >= _AMIN) & (t > _ZERO)
+        nt = t * (_ONE - alpha)
+        add = ok & (nt > _TMIN)
+        stop = ok & (nt <= _TMIN)
+        w[FW_W + i] = alpha * t if add else _ZERO
+        tt = nt if add else t
+        w[FW_T + i] = -tt if stop else tt
+        w[FW_LAST + i] = tag if add else lst
+        nstop += np.int64(stop)
+        nadd += np.int64(add)
+    return nstop, nadd
 
 
 @njit(parallel=True, **_JIT)
@@ -84,96 +118,110 @@ def raster_fwd(rec, feats, offsets, ids, tile_order, tiles_x, width, height, bg,
     """
     nf = feats.shape[1]
     for k in prange(tile_order.shape[0]):
-        tile = tile_order[k]
-        trans = np.empty(_PIX, dtype=np.float32)
-        acc = np.zeros((nf, _PIX), dtype=np.float32)
-        last = np.zeros(_PIX, dtype=np.int32)
-        row_live = np.empty(_TS, dtype=np.int64)
-        wgt = np.empty(_TS, dtype=np.float32)
-        qbuf = np.empty(_TS, dtype=np.float32)
-        ebits = np.empty(_TS, dtype=np.int32)
-        escale = ebits.view(np.float32)
-        x0, y0, live = _tile_start(tile, tiles_x, width, height, trans, row_live)
+        x0, y0 = _tile_origin(tile_order[k], tiles_x)
+        ws = np.zeros((_TS, FW_ACC + _TS * nf), dtype=np.float32)
+        row_live = np.zeros(_TS, dtype=np.int64)
+        for r in range(_TS):
+            for i in range(_TS):
+                inside = (y0 + r < height) & (x0 + i < width)
+                ws[r, FW_T + i] = _ONE if inside else -_ONE
+                row_live[r] += np.int64(inside)
+        live = row_live.sum()
         x0f, y0f = _F(x0) + _HALF, _F(y0)
-        start = offsets[tile]
-        for j in range(start, offsets[tile + 1]):
+        start, end = offsets[tile_order[k]], offsets[tile_order[k] + 1]
+        for j in range(start, end):
             if live == 0:
                 break
             g = ids[j]
             u, v, op = rec[g, REC_U], rec[g, REC_V], rec[g, REC_OP]
             ca, cb, cc = rec[g, REC_A], rec[g, REC_B], rec[g, REC_C]
             r0, r1 = _row_range(v, rec[g, REC_EXT_Y], y0f)
-            tag = np.int32(j - start + 1)
+            tag = _F(j - start + 1)
             for r in range(r0, r1):
                 if row_live[r] == 0:
                     continue
+                w = ws[r]
                 dy = v - (y0f + _F(r) + _HALF)
-                bx = cb * dy
-                sy = _HALF * cc * dy * dy
-                for i in range(_TS):
-                    dx = u - (x0f + _F(i))
-                    q, e = _exp_neg_parts(_HALF * ca * dx * dx + bx * dx + sy)
-                    qbuf[i] = q
-                    ebits[i] = e
-                nstop = 0
-                nadd = 0
-                base = r * _TS
-                for i in range(_TS):
-                    dx = u - (x0f + _F(i))
-                    s = _HALF * ca * dx * dx + bx * dx + sy
-                    alpha = min(_AMAX, op * (qbuf[i] * escale[i]))
-                    t = trans[base + i]
-                    ok = (s >= _ZERO) & (alpha >= _AMIN) & (t > _ZERO)
-                    nt = t * (_ONE - alpha)
-                    add = ok & (nt > _TMIN)
-                    stop = ok & (nt <= _TMIN)
-                    wgt[i] = alpha * t if add else _ZERO
-                    trans[base + i] = nt if add else (-t if stop else t)
-                    last[base + i] = tag if add else last[base + i]
-                    nstop += 1 if stop else 0
-                    nadd += 1 if add else 0
+                nstop, nadd = _fwd_row(w, u, ca, cb * dy, _HALF * cc * dy * dy, op, x0f, tag)
                 if nadd > 0:
                     for f in range(nf):
                         col = feats[g, f]
+                        o = FW_ACC + _TS * f
                         for i in range(_TS):
-                            acc[f, base + i] += wgt[i] * col
+                            w[o + i] += w[FW_W + i] * col
                 row_live[r] -= nstop
                 live -= nstop
-        for p in range(_PIX):
-            y, x = y0 + p // _TS, x0 + p % _TS
-            if y < height and x < width:
-                t = abs(trans[p])
-                out_t[y, x] = t
-                out_last[y, x] = last[p]
+        for r in range(min(_TS, height - y0)):
+            for i in range(min(_TS, width - x0)):
+                t = abs(ws[r, FW_T + i])
+                out_t[y0 + r, x0 + i] = t
+                out_last[y0 + r, x0 + i] = np.int32(ws[r, FW_LAST + i])
                 for f in range(nf):
-                    out[y, x, f] = acc[f, p] + t * bg[f]
-
+                    out[y0 + r, x0 + i, f] = ws[r, FW_ACC + _TS * f + i] + t * bg[f]
 
 
 @njit(inline="always", **_JIT)
-def _load_tile_grads(tile, tiles_x, width, height, bg, trans_img, last_img, v_img, v_a, trans, last, vr, vfin):
-    """Copy one tile's saved forward state and output gradients into tile-local arrays (zeros outside)."""
+def _bwd_tile_start(x0, y0, width, height, bg, trans_img, last_img, v_img, v_a, ws):
+    """Fill the backward workspace rows with the saved state and output gradients; returns row_max [16], the
+    largest last-contributor position per row (0 outside the image)."""
     nf = bg.shape[0]
-    ty = tile // tiles_x
-    x0, y0 = (tile - ty * tiles_x) * _TS, ty * _TS
-    for p in range(_PIX):
-        y, x = y0 + p // _TS, x0 + p % _TS
-        if y < height and x < width:
+    row_max = np.zeros(_TS, dtype=np.int64)
+    for r in range(min(_TS, height - y0)):
+        for i in range(min(_TS, width - x0)):
+            y, x = y0 + r, x0 + i
             t = trans_img[y, x]
-            trans[p] = t
-            last[p] = last_img[y, x]
+            ws[r, BW_T + i] = t
+            ws[r, BW_LAST + i] = _F(last_img[y, x])
+            row_max[r] = max(row_max[r], np.int64(last_img[y, x]))
             bgdot = _ZERO
             for f in range(nf):
-                vr[f, p] = v_img[y, x, f]
+                ws[r, BW_VR + _TS * f + i] = v_img[y, x, f]
                 bgdot += bg[f] * v_img[y, x, f]
-            vfin[p] = t * (v_a[y, x] - bgdot)  # d(out)/d(alpha_i) through T_final, times (1 - alpha_i)
-        else:
-            trans[p] = _ONE
-            last[p] = 0
-            vfin[p] = _ZERO
-            for f in range(nf):
-                vr[f, p] = _ZERO
-    return x0, y0
+            ws[r, BW_VFIN + i] = t * (v_a[y, x] - bgdot)  # d out / d alpha_i through T_final, times (1 - alpha_i)
+    return row_max
+
+
+@njit(inline="always", **_JIT)
+def _bwd_row(w, g, feats, u, ca, cb, cc, dy, op, x0f, jjf, og):
+    """Undo one Gaussian on one row and write its per-lane gradients at columns og + 16 c (see G_*)."""
+    nf = feats.shape[1]
+    bx, sy = cb * dy, _HALF * cc * dy * dy
+    for i in range(_TS):
+        dx = u - (x0f + _F(i))
+        s = _HALF * ca * dx * dx + bx * dx + sy
+        vis = _exp_neg(s)
+        alpha = min(_AMAX, op * vis)
+        ok = (jjf < w[BW_LAST + i]) & (s >= _ZERO) & (alpha >= _AMIN)
+        ra = _ONE / (_ONE - alpha)
+        t = w[BW_T + i]
+        tn = t * ra if ok else t
+        w[BW_T + i] = tn
+        w[BW_FAC + i] = alpha * tn if ok else _ZERO
+        w[BW_RA + i] = ra if ok else _ZERO
+        w[BW_TM + i] = tn if ok else _ZERO
+        w[BW_VA + i] = w[BW_VFIN + i] * ra if ok else _ZERO
+        w[BW_VIS + i] = vis
+    ob = BW_VR + _TS * nf
+    for f in range(nf):
+        col = feats[g, f]
+        o_vr, o_buf, o_g = BW_VR + _TS * f, ob + _TS * f, og + _TS * (G_FEAT + f)
+        for i in range(_TS):
+            vr = w[o_vr + i]
+            w[BW_VA + i] += (col * w[BW_TM + i] - w[o_buf + i] * w[BW_RA + i]) * vr
+            w[o_buf + i] += col * w[BW_FAC + i]
+            w[o_g + i] = w[BW_FAC + i] * vr
+    for i in range(_TS):
+        dx = u - (x0f + _F(i))
+        ov = op * w[BW_VIS + i]
+        va = w[BW_VA + i]
+        unclamped = ov <= _AMAX
+        vs = -ov * va if unclamped else _ZERO
+        w[og + _TS * G_OP + i] = w[BW_VIS + i] * va if unclamped else _ZERO
+        w[og + _TS * G_A + i] = _HALF * vs * dx * dx
+        w[og + _TS * G_B + i] = vs * dx * dy
+        w[og + _TS * G_C + i] = _HALF * vs * dy * dy
+        w[og + _TS * G_U + i] = vs * (ca * dx + cb * dy)
+        w[og + _TS * G_V + i] = vs * (cb * dx + cc * dy)
 
 
 @njit(parallel=True, **_JIT)
@@ -185,88 +233,34 @@ def raster_bwd(rec, feats, offsets, ids, tile_order, tiles_x, width, height, bg,
     tile-list entry, d loss / d (u, v, conic a, b, c, opacity, features) of that Gaussian in that tile.
     """
     nf = feats.shape[1]
-    isect = np.zeros((ids.shape[0], G_FEAT + nf), dtype=np.float32)
+    ng = G_FEAT + nf
+    og = BW_VR + 2 * _TS * nf  # per-lane gradient columns
+    isect = np.zeros((ids.shape[0], ng), dtype=np.float32)
     for k in prange(tile_order.shape[0]):
-        tile = tile_order[k]
-        trans = np.empty(_PIX, dtype=np.float32)
-        last = np.empty(_PIX, dtype=np.int32)
-        vr = np.empty((nf, _PIX), dtype=np.float32)
-        vfin = np.empty(_PIX, dtype=np.float32)
-        buf = np.zeros((nf, _PIX), dtype=np.float32)
-        x0, y0 = _load_tile_grads(tile, tiles_x, width, height, bg, trans_img, last_img, v_img, v_a,
-                                  trans, last, vr, vfin)
-        row_max = np.zeros(_TS, dtype=np.int64)
-        for p in range(_PIX):
-            row_max[p // _TS] = max(row_max[p // _TS], np.int64(last[p]))
-        qbuf = np.empty(_TS, dtype=np.float32)
-        ebits = np.empty(_TS, dtype=np.int32)
-        escale = ebits.view(np.float32)
-        fac = np.empty(_TS, dtype=np.float32)
-        ram = np.empty(_TS, dtype=np.float32)
-        tm = np.empty(_TS, dtype=np.float32)
-        va = np.empty(_TS, dtype=np.float32)
-        acc = np.empty((G_FEAT + nf, _TS), dtype=np.float32)
+        x0, y0 = _tile_origin(tile_order[k], tiles_x)
+        ws = np.zeros((_TS, og + _TS * ng), dtype=np.float32)
+        row_max = _bwd_tile_start(x0, y0, width, height, bg, trans_img, last_img, v_img, v_a, ws)
         x0f, y0f = _F(x0) + _HALF, _F(y0)
-        start = offsets[tile]
+        start = offsets[tile_order[k]]
         for jj in range(row_max.max() - 1, -1, -1):
             g = ids[start + jj]
             u, v, op = rec[g, REC_U], rec[g, REC_V], rec[g, REC_OP]
             ca, cb, cc = rec[g, REC_A], rec[g, REC_B], rec[g, REC_C]
             r0, r1 = _row_range(v, rec[g, REC_EXT_Y], y0f)
-            acc[:] = _ZERO
             hit = False
             for r in range(r0, r1):
-                if row_max[r] <= jj:
-                    continue
-                hit = True
-                base = r * _TS
-                dy = v - (y0f + _F(r) + _HALF)
-                bx = cb * dy
-                sy = _HALF * cc * dy * dy
-                for i in range(_TS):
-                    dx = u - (x0f + _F(i))
-                    q, e = _exp_neg_parts(_HALF * ca * dx * dx + bx * dx + sy)
-                    qbuf[i] = q
-                    ebits[i] = e
-                for i in range(_TS):
-                    dx = u - (x0f + _F(i))
-                    s = _HALF * ca * dx * dx + bx * dx + sy
-                    vis = qbuf[i] * escale[i]
-                    alpha = min(_AMAX, op * vis)
-                    ok = (jj < last[base + i]) & (s >= _ZERO) & (alpha >= _AMIN)
-                    ra = _ONE / (_ONE - alpha)
-                    t = trans[base + i]
-                    tn = t * ra if ok else t
-                    trans[base + i] = tn
-                    fac[i] = alpha * tn if ok else _ZERO
-                    ram[i] = ra if ok else _ZERO
-                    tm[i] = tn if ok else _ZERO
-                    va[i] = vfin[base + i] * ra if ok else _ZERO
-                    qbuf[i] = vis
-                for f in range(nf):
-                    col = feats[g, f]
-                    for i in range(_TS):
-                        w = vr[f, base + i]
-                        va[i] += (col * tm[i] - buf[f, base + i] * ram[i]) * w
-                        buf[f, base + i] += col * fac[i]
-                        acc[G_FEAT + f, i] += fac[i] * w
-                for i in range(_TS):
-                    dx = u - (x0f + _F(i))
-                    vis = qbuf[i]
-                    unclamped = op * vis <= _AMAX
-                    vs = -op * vis * va[i] if unclamped else _ZERO
-                    acc[G_OP, i] += vis * va[i] if unclamped else _ZERO
-                    acc[G_A, i] += _HALF * vs * dx * dx
-                    acc[G_B, i] += vs * dx * dy
-                    acc[G_C, i] += _HALF * vs * dy * dy
-                    acc[G_U, i] += vs * (ca * dx + cb * dy)
-                    acc[G_V, i] += vs * (cb * dx + cc * dy)
-            if hit:
-                for c in range(G_FEAT + nf):
-                    tot = _ZERO
-                    for i in range(_TS):
-                        tot += acc[c, i]
-                    isect[start + jj, c] = tot
+                if row_max[r] > jj:
+                    _bwd_row(ws[r], g, feats, u, ca, cb, cc, v - (y0f + _F(r) + _HALF), op, x0f, _F(jj), og)
+                    hit = True
+            if not hit:
+                continue
+            for c in range(ng):
+                tot = _ZERO
+                for r in range(r0, r1):
+                    if row_max[r] > jj:
+                        for i in range(_TS):
+                            tot += ws[r, og + _TS * c + i]
+                isect[start + jj, c] = tot
     return isect
 
 

@@ -1,0 +1,176 @@
+"""The Gradio app driven through its real interface (the button's handler, and the served HTTP API) with a
+mock pipeline: no rendering, no face models."""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+import threading
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+
+from vasa3d.errors import InputError
+from vasa3d.pipeline import TalkRequest, TalkResult
+
+# app.py sits at the repository root, outside the package: load it by path, whatever the working directory.
+_spec = importlib.util.spec_from_file_location("app", Path(__file__).resolve().parents[1] / "app.py")
+app = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(app)
+
+PORTRAIT = np.full((64, 64, 3), 128, np.uint8)
+
+
+class MockPipeline:
+    """Records each request, reports progress, writes a placeholder file at the request's output path."""
+
+    def __init__(self, error: Exception | None = None):
+        self.requests: list[TalkRequest] = []
+        self.progress: list[tuple[float, str]] = []
+        self.error = error
+        self._lock = threading.Lock()
+
+    def run(self, request: TalkRequest, progress=None) -> TalkResult:
+        with self._lock:
+            self.requests.append(request)
+        if self.error is not None:
+            raise self.error
+        for fraction, message in ((0.0, "reading"), (0.5, "rendering"), (1.0, "done")):
+            progress(fraction, message)
+        request.output.write_bytes(b"placeholder mp4")
+        return TalkResult(video=request.output, num_frames=3, duration_s=0.12, backend="mock",
+                          num_gaussians=1234, timings={"avatar_s": 0.5, "total_s": 1.0})
+
+
+class RecordingProgress:
+    def __init__(self):
+        self.calls: list[tuple[float, str]] = []
+
+    def __call__(self, fraction, desc=None):
+        self.calls.append((fraction, desc))
+
+
+def call(handler, **overrides):
+    """The handler with the UI's default-like values, `overrides` replacing some."""
+    values = dict(image=PORTRAIT, audio=None, text="Hello there.", transcript="", yaw_deg=0, pitch_deg=0,
+                  camera_path="fixed", expression_scale=1.0, head_motion_scale=1.0, seed=0, size=256,
+                  progress=RecordingProgress())
+    values.update(overrides)
+    return handler(**values)
+
+
+@pytest.fixture
+def wav(tmp_path) -> str:
+    from vasa3d.io.audio import write_wav
+
+    path = tmp_path / "speech.wav"
+    write_wav(path, 0.1 * np.sin(np.linspace(0, 200, 8000, dtype=np.float32)), 16000)
+    return str(path)
+
+
+def test_build_demo_returns_blocks_without_running_the_pipeline():
+    mock = MockPipeline()
+    assert isinstance(app.build_demo(mock), gr.Blocks)
+    assert mock.requests == []
+
+
+def test_widget_values_reach_the_request(wav):
+    mock, progress = MockPipeline(), RecordingProgress()
+    video, status = call(app.make_handler(mock), audio=wav, transcript=" the words ", yaw_deg=20, pitch_deg=-10,
+                         camera_path="orbit", expression_scale=1.5, head_motion_scale=0.25, seed=7.0, size=384,
+                         progress=progress)
+    (request,) = mock.requests
+    assert (request.yaw_deg, request.pitch_deg, request.camera_path) == (20.0, -10.0, "orbit")
+    assert (request.expression_scale, request.head_motion_scale, request.seed, request.size) == (1.5, 0.25, 7, 384)
+    assert isinstance(request.seed, int)
+    assert request.audio == wav and request.transcript == "the words" and request.phones is None
+    assert request.image is PORTRAIT
+    assert Path(video) == request.output and Path(video).is_file()
+    assert "mock" in status and "1,234 Gaussians" in status and "3 frames" in status and "avatar 0.5 s" in status
+    assert progress.calls == [(0.0, "reading"), (0.5, "rendering"), (1.0, "done")]
+
+
+def test_text_only_is_spoken_and_its_phones_passed():
+    mock = MockPipeline()
+    call(app.make_handler(mock), audio=None, text="  Hello, world.  ")
+    (request,) = mock.requests
+    wave, sr = request.audio
+    assert sr > 0 and wave.ndim == 1 and wave.size > sr // 4
+    assert request.transcript == "Hello, world."
+    assert request.phones and {"h", "l"} <= {p.phone for p in request.phones}
+    assert request.phones[-1].end_s == pytest.approx(wave.size / sr, abs=1e-3)
+
+
+def test_recording_takes_precedence_over_text(wav):
+    mock = MockPipeline()
+    call(app.make_handler(mock), audio=wav, text="ignored", transcript="")
+    assert mock.requests[0].audio == wav and mock.requests[0].transcript is None
+    assert mock.requests[0].phones is None
+
+
+def test_pipeline_input_error_becomes_gr_error_with_its_message():
+    handler = app.make_handler(MockPipeline(error=InputError("no face found in the portrait; use a frontal photo")))
+    with pytest.raises(gr.Error, match="no face found in the portrait; use a frontal photo"):
+        call(handler)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"image": None}, "portrait"),
+    ({"audio": None, "text": "   "}, "speech"),
+])
+def test_missing_input_gives_gr_error_and_no_request(overrides, message):
+    mock = MockPipeline()
+    with pytest.raises(gr.Error, match=message):
+        call(app.make_handler(mock), **overrides)
+    assert mock.requests == []
+
+
+def test_each_request_writes_to_its_own_directory(wav):
+    mock = MockPipeline()
+    handler = app.make_handler(mock)
+    first, _ = call(handler, audio=wav)
+    second, _ = call(handler, audio=wav)
+    assert Path(first).parent != Path(second).parent
+    assert Path(first).is_file() and Path(second).is_file()
+
+
+def test_example_portrait_is_the_astronaut():
+    from PIL import Image
+
+    path = app.example_portrait_path()
+    assert app.example_portrait_path() == path
+    assert Image.open(path).size == (512, 512)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_served_api_returns_the_video(wav, tmp_path):
+    client_module = pytest.importorskip("gradio_client")
+    mock = MockPipeline()
+    demo = app.build_demo(mock)
+    port = _free_port()
+    try:
+        demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    except OSError as error:  # e.g. the port was taken between _free_port and launch
+        pytest.skip(f"could not start a local gradio server: {error}")
+    try:
+        client = client_module.Client(f"http://127.0.0.1:{port}/", verbose=False,
+                                      download_files=str(tmp_path / "downloads"))
+        video, status = client.predict(client_module.handle_file(app.example_portrait_path()),
+                                       client_module.handle_file(wav), "", "hello", 15, 5, "sway", 0.5, 1.25, 3, 256,
+                                       api_name="/generate")
+    finally:
+        demo.close()
+    (request,) = mock.requests
+    assert (request.yaw_deg, request.pitch_deg, request.camera_path, request.seed) == (15.0, 5.0, "sway", 3)
+    assert request.image.shape == (512, 512, 3)
+    assert request.transcript == "hello"
+    video_path = Path(video["video"] if isinstance(video, dict) else video)  # gr.Video: {"video", "subtitles"}
+    assert video_path.name == app.OUTPUT_NAME and video_path.read_bytes() == b"placeholder mp4"
+    assert "1,234 Gaussians" in status

@@ -1,0 +1,97 @@
+"""Avatar building, binding, posing, save/load and the 3DGS .ply export."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from vasa3d.avatar import Avatar, FramePose
+from vasa3d.avatar.types import PART_SKULL
+from vasa3d.face import analyze_face
+from vasa3d.io.image import read_image
+from vasa3d.render import rasterize
+from vasa3d.render.cameras import orbit_viewmat
+
+
+def _pose(names=(), coeffs=(), rot=(0, 0, 0), gaze=(0, 0)):
+    return FramePose(names=tuple(names), coeffs=np.asarray(coeffs, np.float32), head_rotation=np.asarray(rot),
+                     head_translation=np.zeros(3), gaze=np.asarray(gaze))
+
+
+def _render(avatar, g, yaw=0.0):
+    t = [torch.from_numpy(np.ascontiguousarray(a)) for a in (g.means, g.quats, g.scales, g.opacities, g.colors)]
+    out = rasterize(*t, torch.from_numpy(orbit_viewmat(avatar.T_cam_from_head, yaw, 0.0))[None],
+                    torch.from_numpy(avatar.K)[None], avatar.size, avatar.size)
+    return out.rgb[0].numpy() + (1 - out.alpha[0].numpy()) * avatar.background, out.alpha[0, ..., 0].numpy()
+
+
+def test_rest_render_reproduces_the_photo(obama_path, obama_avatar):
+    obs = analyze_face(read_image(obama_path))
+    rgb, alpha = _render(obama_avatar, obama_avatar.rest())
+    person = obs.mask > 0.5
+    assert alpha[person].mean() > 0.97                       # no holes in the person
+    err = np.abs(rgb - obs.image)[person].mean()
+    assert err < 0.04, f"mean abs error {err:.3f} on the person"
+    mse = ((rgb - obs.image) ** 2).mean()
+    assert 10 * np.log10(1.0 / mse) > 24.0                   # PSNR of the whole frame, dB
+
+
+def test_bound_gaussians_follow_the_mesh_exactly(obama_avatar):
+    av = obama_avatar
+    pose = _pose(("jawOpen", "mouthSmileLeft"), (0.7, 0.5))
+    g = av.pose(pose)
+    verts = av.head.rig.deform(av.head.face_rest, pose.names, pose.coeffs)
+    expected = np.einsum("nk,nkd->nd", av.face.bary, verts[av.head.triangles[av.face.parent]])
+    np.testing.assert_allclose(g.means[:len(av.face)], expected, atol=1e-6)
+    rest = av.rest()
+    skull = np.flatnonzero(av.rigid.part == PART_SKULL) + len(av.face)
+    np.testing.assert_array_equal(g.means[skull], rest.means[skull])   # expressions leave the skull alone
+
+
+def test_head_rotation_leaves_the_torso_in_place(obama_avatar):
+    av = obama_avatar
+    g = av.pose(_pose(rot=(0.0, 0.4, 0.0)))
+    rest = av.rest()
+    torso = np.flatnonzero(av.rigid.skin == 0.0) + len(av.face)
+    assert len(torso) > 1000
+    np.testing.assert_array_equal(g.means[torso], rest.means[torso])
+    moved = np.linalg.norm(g.means[:len(av.face)] - rest.means[:len(av.face)], axis=1)
+    assert moved.mean() > 0.01
+
+
+def test_open_mouth_shows_the_interior_not_the_background(obama_avatar):
+    av = obama_avatar
+    g = av.pose(_pose(("jawOpen",), (1.0,)))
+    _, alpha = _render(av, g)
+    verts = av.head.rig.deform(av.head.face_rest, ("jawOpen",), np.ones(1))
+    p = (verts @ av.T_cam_from_head[:3, :3].T + av.T_cam_from_head[:3, 3]) @ av.K.T
+    px = p[:, :2] / p[:, 2:]
+    top, bottom = px[13], px[14]
+    column = alpha[int(top[1]) + 2:int(bottom[1]) - 1, int(0.5 * (top[0] + bottom[0]))]
+    assert len(column) > 10 and column.min() > 0.98
+
+
+def test_save_load_round_trip_and_ply(tmp_path, obama_avatar):
+    path = obama_avatar.save(tmp_path / "a.npz")
+    loaded = Avatar.load(path)
+    pose = _pose(("jawOpen", "eyeBlinkLeft"), (0.4, 1.0), rot=(0.1, 0.2, 0.0), gaze=(0.1, 0.0))
+    a, b = obama_avatar.pose(pose), loaded.pose(pose)
+    np.testing.assert_allclose(a.means, b.means, atol=1e-6)
+    np.testing.assert_allclose(a.colors, b.colors, atol=1e-6)
+    ply = obama_avatar.to_ply(tmp_path / "a.ply")
+    head = ply.read_bytes()[:1000].split(b"end_header\n")[0].decode()
+    assert f"element vertex {obama_avatar.num_gaussians}" in head and "property float rot_3" in head
+    n_props = head.count("property float")
+    assert ply.stat().st_size == len(head) + len("end_header\n") + 4 * n_props * obama_avatar.num_gaussians
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz", "a.ply"]   # no temporary files left
+
+
+def test_loading_a_non_avatar_is_a_clear_error(tmp_path):
+    import pytest
+
+    from vasa3d.errors import InputError
+
+    bad = tmp_path / "x.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(InputError, match="avatar"):
+        Avatar.load(bad)

@@ -1,0 +1,61 @@
+"""Face analysis on real portraits and edge inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import shared
+from vasa3d.errors import InputError
+from vasa3d.face import analyze_face
+from vasa3d.io.image import read_image
+
+PORTRAITS = ["p01_astronaut_eileen_collins.png", "p02_obama_official.jpg", "p03_biden_official.jpg",
+             "p04_einstein_bw.jpg", "p05_grid_man_moustache.png", "p06_grid_older_woman.png",
+             "p07_grid_man_glasses.png"]
+
+
+@pytest.mark.parametrize("name", PORTRAITS)
+def test_portraits_give_a_frontal_metric_face(name):
+    obs = analyze_face(read_image(shared(f"portraits/{name}")))
+    S = obs.size
+    assert obs.image.shape == (S, S, 3) and obs.mask.shape == (S, S)
+    # The face sits in the middle of the crop and the mask covers it.
+    nose = obs.landmarks_px[1]
+    assert 0.3 * S < nose[0] < 0.7 * S and 0.3 * S < nose[1] < 0.75 * S
+    assert obs.mask[int(nose[1]), int(nose[0])] > 0.5
+    # Metric landmarks reproject onto the pixel landmarks through K.
+    p = obs.landmarks_cam @ obs.K.T
+    np.testing.assert_allclose(p[:, :2] / p[:, 2:], obs.landmarks_px, atol=1e-2)
+    # These portraits look at the camera: the head frame is near the camera's (y and z flipped).
+    R = obs.T_cam_from_head[:3, :3]
+    assert R[0, 0] > 0.95 and R[1, 1] < -0.95 and R[2, 2] < -0.95
+    # Metric scale: face height (forehead to chin) of an adult, 14-22 cm.
+    lm = obs.landmarks_head
+    assert 0.14 < lm[10, 1] - lm[152, 1] < 0.22
+    assert 0.6 < obs.T_cam_from_head[2, 3] < 2.5
+
+
+def test_no_face_raises_input_error():
+    rng = np.random.default_rng(0)
+    sky = np.tile(np.linspace(0.2, 0.9, 256, dtype=np.float32)[:, None, None], (1, 256, 3))
+    sky += rng.normal(0, 0.02, sky.shape).astype(np.float32)
+    with pytest.raises(InputError, match="no face"):
+        analyze_face(np.clip(sky, 0, 1))
+
+
+def test_tiny_face_is_rejected_with_a_size_message():
+    import cv2
+
+    img = read_image(shared("portraits/p01_astronaut_eileen_collins.png"))
+    small = cv2.resize(img, (96, 96), interpolation=cv2.INTER_AREA)
+    with pytest.raises(InputError, match="too small|no face"):
+        analyze_face(small)
+
+
+def test_grayscale_photo_works():
+    img = read_image(shared("portraits/p02_obama_official.jpg"))
+    gray = np.repeat(img.mean(axis=2, keepdims=True), 3, axis=2)
+    obs = analyze_face(gray)
+    assert np.allclose(obs.image[..., 0], obs.image[..., 1])
+    assert obs.landmarks_px.shape == (478, 2)

