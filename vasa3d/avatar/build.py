@@ -223,25 +223,27 @@ def _mouth_hole_gaussians(obs, head, cam, holes, tri_id) -> RigidGaussians:
 
 
 def _body_gaussians(obs, head, cam, tri_id, holes, config) -> RigidGaussians:
-    """Hair, ears, neck, torso: skull ellipsoid where the ray hits it above the jaw line, else a plane."""
+    """Hair, ears, neck, torso. Above the jaw line: on the skull ellipsoid where the ray hits it, else at the ray's
+    closest approach to it (continuous with the silhouette, so big hair does not split off when the head turns).
+    Below: a camera-facing plane through the head centre, skinned so the torso stays still."""
     st = config.body_stride
     fg = (obs.mask > 0.5) & (tri_id < 0) & ~holes["eye_r"] & ~holes["eye_l"] & ~holes["mouth"]
     yy, xx = np.nonzero(fg[::st, ::st])
     yy, xx = yy * st, xx * st
     dirs = cam.rays(np.stack([xx + 0.5 * st, yy + 0.5 * st], axis=1))
-    t, hit = _ray_sphere(cam.centre, dirs, head.shell_centre, head.shell_radii)
-    on_shell = hit & ((cam.centre[1] + t * dirs[:, 1]) > head.jaw_line_y)
+    t_shell, hit = _ray_sphere(cam.centre, dirs, head.shell_centre, head.shell_radii)
+    on_head = (cam.centre[1] + t_shell * dirs[:, 1]) > head.jaw_line_y
     toward_cam = -cam.R[2]                                     # head-frame direction towards the camera
-    t_plane = (cam.t[2] - 0.0) / (dirs @ cam.R[2])             # plane through the head centre, facing the camera
-    t = np.where(on_shell, t, t_plane)
+    t_plane = cam.t[2] / (dirs @ cam.R[2])                     # plane through the head centre, facing the camera
+    t = np.where(on_head, t_shell, t_plane)
     pts = cam.centre + t[:, None] * dirs
-    normals = np.where(on_shell[:, None], (pts - head.shell_centre) / head.shell_radii ** 2, toward_cam)
+    normals = np.where((on_head & hit)[:, None], (pts - head.shell_centre) / head.shell_radii ** 2, toward_cam)
     normals /= np.linalg.norm(normals, axis=1, keepdims=True)
-    part = np.where(on_shell | (pts[:, 1] > head.jaw_line_y), PART_SKULL, PART_BODY).astype(np.int8)
+    part = np.where(on_head, PART_SKULL, PART_BODY).astype(np.int8)
     g = _rigid_from_pixels(obs, cam, yy, xx, pts, normals, PART_BODY, head, st, config.normal_thickness,
                            opacity=np.clip(obs.mask[yy, xx], MIN_OPACITY, 1.0))
     g.part = part
-    g.skin = np.where(part == PART_SKULL, 1.0, head.skin_weights(pts)).astype(np.float32)
+    g.skin = np.where(on_head, 1.0, head.skin_weights(pts)).astype(np.float32)
     return g
 
 

@@ -187,13 +187,16 @@ def recognize_phones(x16: np.ndarray) -> list[Phone]:
 
 # ---------------------------------------------------------------------- acoustic fallback
 def acoustic_phones(features: AudioFeatures) -> list[Phone]:
-    """Language-independent pseudo-phones from loudness and spectral shape.
+    """Language-independent pseudo-phones (ARPAbet vowels, "CL" closures, "S"/"T" consonants, "SIL") from
+    loudness and spectral shape.
 
-    Syllable nuclei are peaks of the 40 ms-smoothed openness envelope (prominence >= 0.12, >= 90 ms apart); the
-    vowel class follows the spectral centroid (dark -> "OW", middle -> "AA"/"AH", bright -> "IY"/"EH"). Between two
-    nuclei the deepest valley becomes a consonant: a lip closure ("M") when the level drops low and the
-    spectrum is not noisy, a fricative ("S") when it is noisy (high spectral flatness), else an alveolar ("T").
-    Unvoiced stretches (openness 0) are "SIL". The lips therefore close between syllables, as in most languages.
+    Syllable nuclei are peaks of the 40 ms-smoothed openness envelope (prominence >= 0.12, >= 90 ms apart), each a
+    vowel spanning where the envelope stays above half its peak. Its class follows the nucleus' spectral
+    centroid rank within the utterance (darkest quarter -> "AO"/"UH", brightest quarter -> "EH"/"IY", else
+    "AA"/"AH"; the first of each pair when loud). The deepest valley between two nuclei becomes a 70 ms
+    consonant: a lip closure "CL" when the level drops low (< 0.1) and the spectrum is not noisy, a fricative
+    "S" when it is noisy (spectral flatness > 0.3), else an alveolar "T". Silences (openness 0 for > 0.5 s
+    between nuclei) are "SIL". So the lips close between syllables, as they do in most languages.
     """
     from scipy.ndimage import gaussian_filter1d
     from scipy.signal import find_peaks
@@ -201,41 +204,55 @@ def acoustic_phones(features: AudioFeatures) -> list[Phone]:
     env = gaussian_filter1d(features.openness.astype(np.float64), 0.04 / HOP_S / 2.355)
     t = features.times_s
     peaks, _ = find_peaks(env, prominence=0.12, distance=max(1, int(0.09 / HOP_S)), height=0.1)
-    segs: list[Phone] = []
+    if len(peaks) == 0:
+        return _fill_silence([], float(t[-1]) if len(t) else 0.0)
+    cents = features.centroid_hz[peaks]
+    rank = (np.argsort(np.argsort(cents)) + 0.5) / len(peaks)
     bounds = [0] + [int(a + np.argmin(env[a:b])) for a, b in zip(peaks[:-1], peaks[1:])] + [len(env) - 1]
+    segs: list[Phone] = []
     for k, p in enumerate(peaks):
-        lo, hi = bounds[k], bounds[k + 1]
-        c = float(features.centroid_hz[p])
-        vowel = "OW" if c < 1100 else "AA" if c < 1700 and env[p] > 0.6 else "AH" if c < 1900 else \
-            "EH" if c < 2600 else "IY"
-        a, b = p, p
-        while a > lo and env[a - 1] >= 0.5 * env[p]:
-            a -= 1
-        while b < hi and env[b + 1] >= 0.5 * env[p]:
-            b += 1
-        start = max(t[a], t[lo] + 0.035 if k else t[a])
-        stop = min(t[b], t[hi] - 0.035 if k + 1 < len(peaks) else t[b])
-        segs.append(Phone(min(start, t[p] - 0.02), max(stop, t[p] + 0.02), vowel))
+        loud = env[p] > 0.6
+        pair = ("AO", "UH") if rank[k] < 0.25 else ("EH", "IY") if rank[k] > 0.75 else ("AA", "AH")
+        segs.append(_nucleus(env, t, p, bounds[k], bounds[k + 1], k, len(peaks), pair[0] if loud else pair[1]))
         if k + 1 < len(peaks):
             v = bounds[k + 1]
-            depth = min(env[p], env[peaks[k + 1]]) - env[v]
-            if env[v] <= 0.02:
-                cons = "SIL" if t[peaks[k + 1]] - t[p] > 0.5 else "M"
-            elif features.flatness[v] > 0.3 and env[v] > 0.15:
+            if env[v] <= 0.02 and t[peaks[k + 1]] - t[p] > 0.5:
+                continue  # a pause: _fill_silence inserts SIL
+            if features.flatness[v] > 0.3 and env[v] > 0.15:
                 cons = "S"
             else:
-                cons = "M" if depth > 0.3 or env[v] < 0.25 else "T"
+                cons = "CL" if env[v] < 0.1 else "T"
             segs.append(Phone(t[v] - 0.035, t[v] + 0.035, cons))
-    return _fill_silence(segs, float(t[-1]) if len(t) else 0.0)
+    return _fill_silence(segs, float(t[-1]))
 
 
-def _fill_silence(segs: list[Phone], end_s: float) -> list[Phone]:
-    """Insert "SIL" segments into the gaps of a time-sorted, non-overlapping phone list covering [0, end_s]."""
-    out, cur = [], 0.0
+def _nucleus(env, t, p: int, lo: int, hi: int, k: int, n: int, vowel: str) -> Phone:
+    """The vowel around peak p: where env stays above half its peak, kept 35 ms clear of the valleys."""
+    a, b = p, p
+    while a > lo and env[a - 1] >= 0.5 * env[p]:
+        a -= 1
+    while b < hi and env[b + 1] >= 0.5 * env[p]:
+        b += 1
+    start = max(t[a], t[lo] + 0.035) if k else t[a]
+    stop = min(t[b], t[hi] - 0.035) if k + 1 < n else t[b]
+    return Phone(min(start, t[p] - 0.02), max(stop, t[p] + 0.02), vowel)
+
+
+def _fill_silence(segs: list[Phone], end_s: float, max_join_s: float = 0.15) -> list[Phone]:
+    """Make a time-sorted phone list cover [0, end_s]: gaps shorter than max_join_s between two phones are split
+    between them, other gaps become "SIL"."""
+    out: list[Phone] = []
+    cur = 0.0
     for s in segs:
-        if s.start_s > cur + 1e-6:
-            out.append(Phone(cur, s.start_s, "SIL"))
-        out.append(Phone(max(s.start_s, cur), s.end_s, s.phone))
+        start = max(s.start_s, cur)
+        if start > cur + 1e-6:
+            if out and start - cur < max_join_s:
+                mid = 0.5 * (cur + start)
+                out[-1] = Phone(out[-1].start_s, mid, out[-1].phone)
+                start = mid
+            else:
+                out.append(Phone(cur, start, "SIL"))
+        out.append(Phone(start, max(start, s.end_s), s.phone))
         cur = max(cur, s.end_s)
     if end_s > cur + 1e-6:
         out.append(Phone(cur, end_s, "SIL"))

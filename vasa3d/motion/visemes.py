@@ -18,6 +18,7 @@ Table (targets; unlisted parameters 0, lip_open 1):
 | class | phones (ARPAbet / espeak) | targets |
 |---|---|---|
 | PBM | P B M / p b m | lips closed (lip_open 0) and pressed, jaw 0.03 |
+| CL | (acoustic fallback only) | lips closed without press, jaw 0.04 |
 | FV | F V / f v | lower lip tucked (roll_lower 0.5, upper_up 0.25), lips almost closed |
 | TH | TH DH / T D | jaw 0.12, lips slightly apart |
 | TDNL | T D N L / t d n l | jaw 0.1, neutral lips, weak lip dominance |
@@ -50,6 +51,7 @@ _A = {n: i for i, n in enumerate(ARTIC)}
 VISEMES: dict[str, tuple[dict[str, float], float, float, float]] = {
     "sil": ({"jaw": 0.0}, 1.0, 0.5, 20.0),
     "PBM": ({"jaw": 0.03, "lip_open": 0.0, "press": 0.35}, 8.0, 25.0, 60.0),
+    "CL": ({"jaw": 0.04, "lip_open": 0.0}, 6.0, 25.0, 60.0),
     "FV": ({"jaw": 0.08, "lip_open": 0.3, "roll_lower": 0.5, "upper_up": 0.25}, 1.0, 8.0, 45.0),
     "TH": ({"jaw": 0.12, "lower_down": 0.15, "upper_up": 0.1}, 1.0, 1.5, 30.0),
     "TDNL": ({"jaw": 0.1, "lower_down": 0.1, "upper_up": 0.05, "stretch": 0.1}, 1.2, 0.6, 25.0),
@@ -73,6 +75,8 @@ VISEMES: dict[str, tuple[dict[str, float], float, float, float]] = {
     "OW": ({"jaw": 0.3, "funnel": 0.5, "pucker": 0.35}, 1.5, 1.5, 15.0),
 }
 OPEN_VOWELS = ("AA", "AE", "AH", "AO")
+CLOSURES = ("PBM", "CL")
+"""Classes whose lips must close fully (see `closure_mask`)."""
 
 _ARPABET_CLASS = {
     "P": "PBM", "B": "PBM", "M": "PBM", "F": "FV", "V": "FV", "TH": "TH", "DH": "TH", "T": "TDNL", "D": "TDNL",
@@ -114,7 +118,9 @@ def detect_alphabet(symbols) -> str:
 
 def viseme_of(phone: str, alphabet: str = "arpabet") -> str | tuple[str, str]:
     """Viseme class (or a diphthong pair of classes) of one phone symbol; unknown symbols -> "KG" (neutral,
-    weak dominance); pauses ("_", "SIL", "") -> "sil"."""
+    weak dominance); pauses ("_", "SIL", "") -> "sil"; a class name itself (e.g. "CL") maps to that class."""
+    if phone in VISEMES:
+        return phone
     s = _STRESS.sub("", str(phone))
     if not s and str(phone).strip():
         return "KG"  # espeak's ";" linking glide and the like: neutral
@@ -185,12 +191,12 @@ def coarticulate(segments: list[tuple[float, float, str]], times_s: np.ndarray) 
 
 
 def closure_mask(segments: list[tuple[float, float, str]], times_s: np.ndarray) -> np.ndarray:
-    """[F] float64 in [0, 1]: 1 inside every bilabial (PBM) segment, falling to 0 over CLOSURE_RAMP_S outside
+    """[F] float64 in [0, 1]: 1 inside every closure (PBM, CL) segment, falling to 0 over CLOSURE_RAMP_S outside
     it with a raised cosine. The weighted mean of Cohen & Massaro only approaches a target, so coarticulate()
     multiplies lip_open by (1 - mask) to make every bilabial reach full closure, released smoothly."""
     mask = np.zeros(len(times_s))
     for start, end, cls in segments:
-        if cls != "PBM":
+        if cls not in CLOSURES:
             continue
         dist = np.maximum(0.0, np.maximum(start - times_s, times_s - end))
         mask = np.maximum(mask, 0.5 + 0.5 * np.cos(np.pi * np.clip(dist / CLOSURE_RAMP_S, 0.0, 1.0)))
