@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,12 @@ from vasa3d.arkit import ARKIT_BLENDSHAPES, MOTION_BLENDSHAPES
 from vasa3d.config import MotionConfig
 from vasa3d.errors import InputError
 from vasa3d.motion import MotionSequence, motion_from_audio
+from vasa3d.motion.features import compute_features, prepare_wave
+from vasa3d.motion.model import find_phones
+from vasa3d.motion.phones import Phone, acoustic_phones, guess_pronunciation, transcript_words
+from vasa3d.motion.prosody import pitch_track
+from vasa3d.motion.visemes import (ARTIC, VISEMES, coarticulate, detect_alphabet, lip_opening, viseme_of,
+                                   viseme_segments)
 
 SR = 16000
 MOUTH = [n for n in MOTION_BLENDSHAPES if n.startswith(("jaw", "mouth"))]
@@ -210,14 +217,7 @@ def test_bad_config_raises():
 
 
 # ---------------------------------------------------------------------- stage 2: phones, visemes, prosody
-from vasa3d.motion.features import compute_features, prepare_wave  # noqa: E402
-from vasa3d.motion.model import find_phones  # noqa: E402
-from vasa3d.motion.phones import Phone, acoustic_phones, guess_pronunciation, transcript_words  # noqa: E402
-from vasa3d.motion.prosody import pitch_track  # noqa: E402
-from vasa3d.motion.visemes import (ARTIC, VISEMES, coarticulate, detect_alphabet, lip_opening,  # noqa: E402
-                                   viseme_of, viseme_segments)
-
-AUDIO_DIR = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data" / "audio"
+AUDIO_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "audio"
 CLOSED_GAP = 0.03
 """lip_opening at or below this counts as lips closed (ARKit units)."""
 SENTENCES = [

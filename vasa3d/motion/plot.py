@@ -36,14 +36,7 @@ def plot_motion(motion: MotionSequence, wave: np.ndarray, sr: int, phones, path:
     t = motion.times_s
     fig, axes = plt.subplots(4, 1, figsize=(max(10.0, 1.6 * motion.duration_s), 10), sharex=True,
                              gridspec_kw={"height_ratios": [1.2, 1.6, 0.8, 1.0]})
-    ax = axes[0]
-    step = max(1, len(wave) // 20000)
-    ax.plot(t_audio[::step], wave[::step], lw=0.4, color="0.3")
-    ax.set_ylabel("audio")
-    for k, p in enumerate(as_phones(phones or [])):
-        ax.axvline(p.start_s, color="tab:blue", lw=0.3, alpha=0.5)
-        ax.text(0.5 * (p.start_s + p.end_s), 1.0 - 0.12 * (k % 2), p.phone, transform=ax.get_xaxis_transform(),
-                ha="center", va="top", fontsize=6, color="tab:blue")
+    _audio_panel(axes[0], t_audio, wave, as_phones(phones or []))
     ax = axes[1]
     for name in MOUTH_TRACKS:
         ax.plot(t, motion.coeff(name), lw=1.0, label=name)
@@ -74,3 +67,14 @@ def plot_motion(motion: MotionSequence, wave: np.ndarray, sr: int, phones, path:
     finally:
         plt.close(fig)
     return path
+
+
+def _audio_panel(ax, t_audio: np.ndarray, wave: np.ndarray, phones) -> None:
+    """Waveform (decimated to ~20k points) with phone boundaries and labels (alternating rows)."""
+    step = max(1, len(wave) // 20000)
+    ax.plot(t_audio[::step], wave[::step], lw=0.4, color="0.3")
+    ax.set_ylabel("audio")
+    for k, p in enumerate(phones):
+        ax.axvline(p.start_s, color="tab:blue", lw=0.3, alpha=0.5)
+        ax.text(0.5 * (p.start_s + p.end_s), 1.0 - 0.12 * (k % 2), p.phone, transform=ax.get_xaxis_transform(),
+                ha="center", va="top", fontsize=6, color="tab:blue")

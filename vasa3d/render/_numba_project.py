@@ -4,8 +4,11 @@ Same rules as `_torch_ref.project` / `tile_ranges` (gsplat, Ye et al. 2024; 3DGS
 A projected Gaussian is one row of a flat float32 record array `rec [N, REC]` (one array with fixed offsets keeps
 numba from emitting aliasing checks in the raster loops):
     REC_U, REC_V: 2D mean (px); REC_A, REC_B, REC_C: conic (sigma = 0.5 a dx^2 + b dx dy + 0.5 c dy^2);
-    REC_OP: opacity; REC_EXT_Y: half height (px) of the region where opacity * exp(-sigma) >= 1/255;
-    REC_Z: camera z (m).
+    REC_OP: opacity; REC_Z: camera z (m);
+    the visible region, where opacity * exp(-sigma) >= 1/255, i.e. sigma <= tau = ln(255 opacity) (tau is
+    padded by TAU_PAD so that rounding never hides a visible pixel; the kernels test every pixel exactly):
+    REC_EXT_X, REC_EXT_Y: its half width and height (px); REC_TWO_A_TAU = 2 a tau, REC_DET = a c - b^2 and
+    REC_INV_A = 1 / a give its x-interval on a pixel row at offset dy: u + (b dy +- sqrt(2 a tau - det dy^2)) / a.
 Culled Gaussians have radius 0 and are never binned.
 """
 
@@ -18,12 +21,14 @@ from numba import njit, prange
 
 from vasa3d.render._torch_ref import ALPHA_MIN, EPS2D, FAR_PLANE, FOV_CLAMP, NEAR_PLANE, TILE_SIZE
 
-REC = 8
-REC_U, REC_V, REC_A, REC_B, REC_C, REC_OP, REC_EXT_Y, REC_Z = range(REC)
+REC = 12
+REC_U, REC_V, REC_A, REC_B, REC_C, REC_OP, REC_Z, REC_EXT_X, REC_EXT_Y, REC_TWO_A_TAU, REC_DET, REC_INV_A = range(REC)
+TAU_PAD = 0.01
 
 _F = np.float32
 _NEAR, _FAR, _EPS2D, _FOVC = _F(NEAR_PLANE), _F(FAR_PLANE), _F(EPS2D), _F(FOV_CLAMP)
 _LOG_INV_ALPHA_MIN = _F(math.log(1.0 / ALPHA_MIN))
+_TAU_PAD = _F(TAU_PAD)
 _TS = TILE_SIZE
 _JIT = dict(cache=True, fastmath=True, error_model="numpy", nogil=True)
 
@@ -103,9 +108,14 @@ def project_fwd(means, quats, scales, opacities, vm, K, width, height, rec, radi
         op = opacities[n]
         r = rec[n]
         r[REC_U], r[REC_V], r[REC_Z], r[REC_OP] = u, v, z, op
-        r[REC_A], r[REC_B], r[REC_C] = cc * inv_det, -cb * inv_det, ca * inv_det
-        tau = math.log(max(op, _F(1e-30))) + _LOG_INV_ALPHA_MIN
-        r[REC_EXT_Y] = math.sqrt(_F(2.0) * max(tau, _F(0.0)) * cc)
+        a, b, c = cc * inv_det, -cb * inv_det, ca * inv_det
+        r[REC_A], r[REC_B], r[REC_C] = a, b, c
+        tau = max(math.log(max(op, _F(1e-30))) + _LOG_INV_ALPHA_MIN + _TAU_PAD, _F(0.0))
+        r[REC_EXT_X] = math.sqrt(_F(2.0) * tau * ca)
+        r[REC_EXT_Y] = math.sqrt(_F(2.0) * tau * cc)
+        r[REC_TWO_A_TAU] = _F(2.0) * a * tau
+        r[REC_DET] = a * c - b * b
+        r[REC_INV_A] = _F(1.0) / a
         radii[n] = np.int32(radius)
         tr, tcx, tcy = radius / _F(_TS), u / _F(_TS), v / _F(_TS)
         rects[n, 0] = min(max(0, np.int32(math.floor(tcx - tr))), tiles_x)

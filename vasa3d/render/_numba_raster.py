@@ -20,11 +20,14 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
-from vasa3d.render._numba_project import REC_A, REC_B, REC_C, REC_EXT_Y, REC_OP, REC_U, REC_V
+from vasa3d.render._numba_project import (
+    REC_A, REC_B, REC_C, REC_DET, REC_EXT_X, REC_EXT_Y, REC_INV_A, REC_OP, REC_TWO_A_TAU, REC_U, REC_V,
+)
 from vasa3d.render._torch_ref import ALPHA_MAX, ALPHA_MIN, T_MIN, TILE_SIZE
 
 _F = np.float32
 _TS = TILE_SIZE
+_HW = TILE_SIZE // 2  # lanes per vector loop: half a tile row
 _AMAX, _AMIN, _TMIN = _F(ALPHA_MAX), _F(ALPHA_MIN), _F(T_MIN)
 _ZERO, _HALF, _ONE = _F(0.0), _F(0.5), _F(1.0)
 _S_MAX = _F(12.0)  # exp(-12) * 1 < 1/255: sigma beyond this never contributes, so it is clamped for the exp
@@ -78,18 +81,36 @@ def _row_range(v, ext, y0f):
 
 
 @njit(inline="always", **_JIT)
+def _row_halves(rec_g, u, dy, x0f):
+    """Which 8-pixel halves of a tile row the visible ellipse can reach: (h_start, h_stop) in {0, 8, 16},
+    from its exact x-interval on this row with one pixel of margin; (0, 0) when the row misses it."""
+    disc = rec_g[REC_TWO_A_TAU] - rec_g[REC_DET] * dy * dy
+    if disc < _ZERO:
+        return 0, 0
+    half = np.sqrt(disc) * rec_g[REC_INV_A]
+    mid = u + rec_g[REC_B] * dy * rec_g[REC_INV_A] - x0f  # in lanes: lane i is at offset i
+    lo, hi = mid - half, mid + half
+    h0 = 0 if lo <= _F(_HW) else _HW
+    h1 = _TS if hi >= _F(_HW - 1) else _HW
+    if hi < -_ONE or lo > _F(_TS):
+        return 0, 0
+    return h0, h1
+
+
+@njit(inline="always", **_JIT)
 def _tile_origin(tile, tiles_x):
     ty = tile // tiles_x
     return (tile - ty * tiles_x) * _TS, ty * _TS
 
 
 @njit(inline="always", **_JIT)
-def _fwd_row(w, u, ca, bx, sy, op, x0f, tag):
-    """Composite one Gaussian over one 16-pixel row (branch-free); returns (pixels done, pixels added)."""
+def _fwd_half(w, wgt, u, ca, bx, sy, op, xh, tag):
+    """Composite one Gaussian over 8 pixels of a row (w: workspace row view from the first of them;
+    branch-free so it vectorises); returns (pixels done, pixels added)."""
     nstop = 0
     nadd = 0
-    for i in range(_TS):
-        dx = u - (x0f + _F(i))
+    for i in range(_HW):
+        dx = u - (xh + _F(i))
         s = _HALF * ca * dx * dx + bx * dx + sy
         alpha = min(_AMAX, op * _exp_neg(s))
         t = w[FW_T + i]
@@ -98,13 +119,20 @@ def _fwd_row(w, u, ca, bx, sy, op, x0f, tag):
         nt = t * (_ONE - alpha)
         add = ok & (nt > _TMIN)
         stop = ok & (nt <= _TMIN)
-        w[FW_W + i] = alpha * t if add else _ZERO
+        wgt[i] = alpha * t if add else _ZERO
         tt = nt if add else t
         w[FW_T + i] = -tt if stop else tt
         w[FW_LAST + i] = tag if add else lst
         nstop += np.int64(stop)
         nadd += np.int64(add)
     return nstop, nadd
+
+
+@njit(inline="always", **_JIT)
+def _skip_in_tile(rec_g, u, x0f):
+    """True when the Gaussian's visible ellipse misses the tile's columns (it can still be in the list)."""
+    ext = rec_g[REC_EXT_X] + _ONE
+    return (u + ext < x0f) | (u - ext > x0f + _F(_TS - 1))
 
 
 @njit(parallel=True, **_JIT)
@@ -120,6 +148,7 @@ def raster_fwd(rec, feats, offsets, ids, tile_order, tiles_x, width, height, bg,
     for k in prange(tile_order.shape[0]):
         x0, y0 = _tile_origin(tile_order[k], tiles_x)
         ws = np.zeros((_TS, FW_ACC + _TS * nf), dtype=np.float32)
+        wgt = np.empty(_HW, dtype=np.float32)
         row_live = np.zeros(_TS, dtype=np.int64)
         for r in range(_TS):
             for i in range(_TS):
@@ -133,24 +162,29 @@ def raster_fwd(rec, feats, offsets, ids, tile_order, tiles_x, width, height, bg,
             if live == 0:
                 break
             g = ids[j]
-            u, v, op = rec[g, REC_U], rec[g, REC_V], rec[g, REC_OP]
-            ca, cb, cc = rec[g, REC_A], rec[g, REC_B], rec[g, REC_C]
-            r0, r1 = _row_range(v, rec[g, REC_EXT_Y], y0f)
+            rg = rec[g]
+            u, v, op = rg[REC_U], rg[REC_V], rg[REC_OP]
+            if _skip_in_tile(rg, u, x0f):
+                continue
+            ca, cb, cc = rg[REC_A], rg[REC_B], rg[REC_C]
+            r0, r1 = _row_range(v, rg[REC_EXT_Y], y0f)
             tag = _F(j - start + 1)
             for r in range(r0, r1):
                 if row_live[r] == 0:
                     continue
-                w = ws[r]
                 dy = v - (y0f + _F(r) + _HALF)
-                nstop, nadd = _fwd_row(w, u, ca, cb * dy, _HALF * cc * dy * dy, op, x0f, tag)
-                if nadd > 0:
-                    for f in range(nf):
-                        col = feats[g, f]
-                        o = FW_ACC + _TS * f
-                        for i in range(_TS):
-                            w[o + i] += w[FW_W + i] * col
-                row_live[r] -= nstop
-                live -= nstop
+                h0, h1 = _row_halves(rg, u, dy, x0f)
+                for h in range(h0, h1, _HW):
+                    w = ws[r, h:]
+                    nstop, nadd = _fwd_half(w, wgt, u, ca, cb * dy, _HALF * cc * dy * dy, op, x0f + _F(h), tag)
+                    if nadd > 0:
+                        for f in range(nf):
+                            col = feats[g, f]
+                            o = FW_ACC + _TS * f
+                            for i in range(_HW):
+                                w[o + i] += wgt[i] * col
+                    row_live[r] -= nstop
+                    live -= nstop
         for r in range(min(_TS, height - y0)):
             for i in range(min(_TS, width - x0)):
                 t = abs(ws[r, FW_T + i])
@@ -182,12 +216,13 @@ def _bwd_tile_start(x0, y0, width, height, bg, trans_img, last_img, v_img, v_a, 
 
 
 @njit(inline="always", **_JIT)
-def _bwd_row(w, g, feats, u, ca, cb, cc, dy, op, x0f, jjf, og):
-    """Undo one Gaussian on one row and write its per-lane gradients at columns og + 16 c (see G_*)."""
+def _bwd_half(w, gacc, g, feats, u, ca, cb, cc, dy, op, xh, jjf):
+    """Undo one Gaussian on 8 pixels of a row (w: workspace row view from the first of them) and add its
+    per-lane gradients to gacc [G_FEAT + F, 8] (rows as G_*)."""
     nf = feats.shape[1]
     bx, sy = cb * dy, _HALF * cc * dy * dy
-    for i in range(_TS):
-        dx = u - (x0f + _F(i))
+    for i in range(_HW):
+        dx = u - (xh + _F(i))
         s = _HALF * ca * dx * dx + bx * dx + sy
         vis = _exp_neg(s)
         alpha = min(_AMAX, op * vis)
@@ -204,24 +239,24 @@ def _bwd_row(w, g, feats, u, ca, cb, cc, dy, op, x0f, jjf, og):
     ob = BW_VR + _TS * nf
     for f in range(nf):
         col = feats[g, f]
-        o_vr, o_buf, o_g = BW_VR + _TS * f, ob + _TS * f, og + _TS * (G_FEAT + f)
-        for i in range(_TS):
+        o_vr, o_buf = BW_VR + _TS * f, ob + _TS * f
+        for i in range(_HW):
             vr = w[o_vr + i]
             w[BW_VA + i] += (col * w[BW_TM + i] - w[o_buf + i] * w[BW_RA + i]) * vr
             w[o_buf + i] += col * w[BW_FAC + i]
-            w[o_g + i] = w[BW_FAC + i] * vr
-    for i in range(_TS):
-        dx = u - (x0f + _F(i))
+            gacc[G_FEAT + f, i] += w[BW_FAC + i] * vr
+    for i in range(_HW):
+        dx = u - (xh + _F(i))
         ov = op * w[BW_VIS + i]
         va = w[BW_VA + i]
         unclamped = ov <= _AMAX
         vs = -ov * va if unclamped else _ZERO
-        w[og + _TS * G_OP + i] = w[BW_VIS + i] * va if unclamped else _ZERO
-        w[og + _TS * G_A + i] = _HALF * vs * dx * dx
-        w[og + _TS * G_B + i] = vs * dx * dy
-        w[og + _TS * G_C + i] = _HALF * vs * dy * dy
-        w[og + _TS * G_U + i] = vs * (ca * dx + cb * dy)
-        w[og + _TS * G_V + i] = vs * (cb * dx + cc * dy)
+        gacc[G_OP, i] += w[BW_VIS + i] * va if unclamped else _ZERO
+        gacc[G_A, i] += _HALF * vs * dx * dx
+        gacc[G_B, i] += vs * dx * dy
+        gacc[G_C, i] += _HALF * vs * dy * dy
+        gacc[G_U, i] += vs * (ca * dx + cb * dy)
+        gacc[G_V, i] += vs * (cb * dx + cc * dy)
 
 
 @njit(parallel=True, **_JIT)
@@ -234,32 +269,34 @@ def raster_bwd(rec, feats, offsets, ids, tile_order, tiles_x, width, height, bg,
     """
     nf = feats.shape[1]
     ng = G_FEAT + nf
-    og = BW_VR + 2 * _TS * nf  # per-lane gradient columns
     isect = np.zeros((ids.shape[0], ng), dtype=np.float32)
     for k in prange(tile_order.shape[0]):
         x0, y0 = _tile_origin(tile_order[k], tiles_x)
-        ws = np.zeros((_TS, og + _TS * ng), dtype=np.float32)
+        ws = np.zeros((_TS, BW_VR + 2 * _TS * nf), dtype=np.float32)
+        gacc = np.empty((ng, _HW), dtype=np.float32)
         row_max = _bwd_tile_start(x0, y0, width, height, bg, trans_img, last_img, v_img, v_a, ws)
         x0f, y0f = _F(x0) + _HALF, _F(y0)
         start = offsets[tile_order[k]]
         for jj in range(row_max.max() - 1, -1, -1):
             g = ids[start + jj]
-            u, v, op = rec[g, REC_U], rec[g, REC_V], rec[g, REC_OP]
-            ca, cb, cc = rec[g, REC_A], rec[g, REC_B], rec[g, REC_C]
-            r0, r1 = _row_range(v, rec[g, REC_EXT_Y], y0f)
-            hit = False
-            for r in range(r0, r1):
-                if row_max[r] > jj:
-                    _bwd_row(ws[r], g, feats, u, ca, cb, cc, v - (y0f + _F(r) + _HALF), op, x0f, _F(jj), og)
-                    hit = True
-            if not hit:
+            rg = rec[g]
+            u, v, op = rg[REC_U], rg[REC_V], rg[REC_OP]
+            if _skip_in_tile(rg, u, x0f):
                 continue
+            ca, cb, cc = rg[REC_A], rg[REC_B], rg[REC_C]
+            r0, r1 = _row_range(v, rg[REC_EXT_Y], y0f)
+            gacc[:] = _ZERO
+            for r in range(r0, r1):
+                if row_max[r] <= jj:
+                    continue
+                dy = v - (y0f + _F(r) + _HALF)
+                h0, h1 = _row_halves(rg, u, dy, x0f)
+                for h in range(h0, h1, _HW):
+                    _bwd_half(ws[r, h:], gacc, g, feats, u, ca, cb, cc, dy, op, x0f + _F(h), _F(jj))
             for c in range(ng):
                 tot = _ZERO
-                for r in range(r0, r1):
-                    if row_max[r] > jj:
-                        for i in range(_TS):
-                            tot += ws[r, og + _TS * c + i]
+                for i in range(_HW):
+                    tot += gacc[c, i]
                 isect[start + jj, c] = tot
     return isect
 

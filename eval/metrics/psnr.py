@@ -1,0 +1,25 @@
+"""psnr: peak signal-to-noise ratio of face crops against the ground-truth video.
+
+Definition: PSNR = 10 log10(1 / MSE), with MSE the mean squared difference of RGB values in [0, 1] pooled over all
+compared crops of the video (so one number per video; `eval.metrics.crops` makes the crops). Identical videos give
+MSE = 0 and PSNR = +inf (stored as JSON null with the reason "infinite"; shown as "inf" in the report).
+Source: the standard definition (e.g. Wang et al. 2004, section I). Higher is better.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from eval.metrics import Score
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> Score:
+    """PSNR in dB of image batches a, b: float [N, H, W, 3] in [0, 1]; +inf when identical, null when empty."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    if a.size == 0:
+        return Score.null("no frames to compare")
+    mse = float(np.mean((a - b) ** 2))
+    if mse == 0.0:
+        return Score(float("inf"), "infinite (identical frames)")
+    return Score.of(10.0 * np.log10(1.0 / mse))
