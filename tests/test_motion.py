@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import shared
 
 from vasa3d.arkit import ARKIT_BLENDSHAPES, MOTION_BLENDSHAPES
 from vasa3d.config import MotionConfig
@@ -16,7 +16,7 @@ from vasa3d.motion.features import compute_features, prepare_wave
 from vasa3d.motion.model import find_phones
 from vasa3d.motion.phones import Phone, acoustic_phones, guess_pronunciation, transcript_words
 from vasa3d.motion.prosody import pitch_track
-from vasa3d.motion.visemes import (ARTIC, VISEMES, coarticulate, detect_alphabet, lip_opening, viseme_of,
+from vasa3d.motion.visemes import (ARTIC, VISEMES, coarticulate, detect_alphabet, lip_gap, viseme_of,
                                    viseme_segments)
 
 SR = 16000
@@ -217,9 +217,8 @@ def test_bad_config_raises():
 
 
 # ---------------------------------------------------------------------- stage 2: phones, visemes, prosody
-AUDIO_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "audio"
 CLOSED_GAP = 0.03
-"""lip_opening at or below this counts as lips closed (ARKit units)."""
+"""lip_gap at or below this counts as lips closed (ARKit units)."""
 SENTENCES = [
     "Peter Piper picked a peck of pickled peppers, but my mom baked a big apple pie.",
     "Bob and Mary were happy about the map of the big bay, maybe by Monday.",
@@ -230,9 +229,7 @@ SENTENCES = [
 def read_clip(stem: str) -> tuple[np.ndarray, int, str]:
     import scipy.io.wavfile
 
-    path = AUDIO_DIR / f"{stem}.wav"
-    if not path.exists():
-        pytest.skip(f"shared clip {path} not available")
+    path = shared(f"audio/{stem}.wav")
     sr, x = scipy.io.wavfile.read(path)
     x = x.astype(np.float32) / 32768.0
     if x.ndim == 2:
@@ -240,15 +237,10 @@ def read_clip(stem: str) -> tuple[np.ndarray, int, str]:
     return x, sr, path.with_suffix(".txt").read_text(encoding="utf-8")
 
 
-def gap_of(m: MotionSequence) -> np.ndarray:
-    return lip_opening(m.coeff("jawOpen"), m.coeff("mouthClose"), m.coeff("mouthLowerDownLeft"),
-                       m.coeff("mouthUpperUpLeft"))
-
-
 def lip_sync_scores(m: MotionSequence, phones, lead_s: float = 0.0) -> tuple[float, float]:
     """(share of p/b/m phones with a closed-lip frame within 40 ms of the phone, mean jawOpen during open vowels /
     mean jawOpen during p/b/m); the phone intervals are moved lead_s earlier for the jaw means."""
-    t, gap, jaw = m.times_s, gap_of(m), m.coeff("jawOpen")
+    t, gap, jaw = m.times_s, lip_gap(m), m.coeff("jawOpen")
     closed, bilabial_jaw, vowel_jaw = [], [], []
     for p in phones:
         cls = viseme_of(p.phone, "espeak")
@@ -342,7 +334,7 @@ def test_non_english_transcript_uses_acoustic_fallback():
     _, source = find_phones(x16, compute_features(x16), text)
     assert source == "acoustic"
     m = motion_from_audio(x, sr, text)
-    gap, jaw = gap_of(m), m.coeff("jawOpen")
+    gap, jaw = lip_gap(m), m.coeff("jawOpen")
     speaking = jaw > 0.05
     assert jaw.max() > 0.2
     # the lips close between syllables: closures inside the speech, not only in the pauses

@@ -138,8 +138,8 @@ def _face_gaussians(obs, head, cam, tri_id, bary, config) -> BoundGaussians:
     yy, xx = np.nonzero(tri_id[::st, ::st] >= 0)
     yy, xx = yy * st, xx * st
     tri, w = tri_id[yy, xx], bary[yy, xx]
-    R, k = triangle_frames(head.face_rest, head.triangles)
-    v = head.face_rest[head.triangles[tri]]                    # [N, 3, 3]
+    R, k = triangle_frames(head.face_photo, head.triangles)
+    v = head.face_photo[head.triangles[tri]]                    # [N, 3, 3]
     means = np.einsum("nk,nkd->nd", w, v)
     rays = cam.rays(np.stack([xx + 0.5, yy + 0.5], axis=1))
     scales = _slant_scales(R[tri][:, :, 2], rays, PIXEL_SIGMA * st * cam.metres_per_px(means), config.normal_thickness)
@@ -211,12 +211,12 @@ def _eye_gaussians(obs, head, cam, holes, tri_id) -> RigidGaussians:
 def _mouth_hole_gaussians(obs, head, cam, holes, tri_id) -> RigidGaussians:
     """Pixels inside the inner lips of the photo (teeth of a smile): on a plane just behind the lips."""
     yy, xx = np.nonzero(holes["mouth"] & (tri_id < 0))
-    lips = head.face_rest[list(topo.LIP_UPPER_INNER + topo.LIP_LOWER_INNER)]
+    lips = head.face_photo[list(topo.LIP_UPPER_INNER + topo.LIP_LOWER_INNER)]
     z_plane = float(lips[:, 2].mean()) - 0.004
     dirs = cam.rays(np.stack([xx + 0.5, yy + 0.5], axis=1))
     t = (z_plane - cam.centre[2]) / np.where(np.abs(dirs[:, 2]) > 1e-6, dirs[:, 2], 1e-6)
     pts = cam.centre + t[:, None] * dirs
-    y_mid = 0.5 * (head.face_rest[13, 1] + head.face_rest[14, 1])
+    y_mid = 0.5 * (head.face_photo[13, 1] + head.face_photo[14, 1])
     part = np.where(pts[:, 1] < y_mid, PART_JAW, PART_SKULL).astype(np.int8)
     normals = np.tile(np.array([0.0, 0.0, 1.0]), (len(yy), 1))
     return _rigid_from_pixels(obs, cam, yy, xx, pts, normals, part, head, 1, 0.3)

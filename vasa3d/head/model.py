@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vasa3d.head import topology as topo
-from vasa3d.head.rig import ExpressionRig, build_rig
+from vasa3d.head.rig import ExpressionRig, build_rig, close_lips
 
 NECK_PIVOT_OFFSET_M = (0.0, -0.055, -0.015)   # head rotations turn about this point (upper cervical spine)
 NECK_BLEND_M = 0.07                           # skin weight falls from 1 to 0 over this height below the jaw line
@@ -24,7 +24,8 @@ class HeadModel:
     """A person's head at rest, with its expression rig.
 
     Attributes:
-        face_rest: float32 [468, 3] face-mesh vertices (metres, head frame).
+        face_rest: float32 [468, 3] face-mesh vertices of the neutral face (lips closed; metres, head frame).
+        face_photo: float32 [468, 3] the face mesh as the photo shows it (the avatar's Gaussians are lifted on it).
         iris_rest: float32 [10, 3] the iris landmarks 468..477 (centre + 4 rim points per eye; right eye first).
         triangles: int32 [852, 3] face triangles wound so normals point out of the head.
         rig: the `ExpressionRig` on `face_rest`.
@@ -35,6 +36,7 @@ class HeadModel:
     """
 
     face_rest: np.ndarray
+    face_photo: np.ndarray
     iris_rest: np.ndarray
     triangles: np.ndarray
     rig: ExpressionRig
@@ -51,7 +53,7 @@ class HeadModel:
 
     def to_npz_dict(self, prefix: str = "head_") -> dict[str, np.ndarray]:
         """Flat dict of arrays for `np.savez` (see `from_npz_dict`)."""
-        return {f"{prefix}face_rest": self.face_rest, f"{prefix}iris_rest": self.iris_rest,
+        return {f"{prefix}face_rest": self.face_rest, f"{prefix}face_photo": self.face_photo, f"{prefix}iris_rest": self.iris_rest,
                 f"{prefix}triangles": self.triangles, f"{prefix}rig_names": np.array(self.rig.names),
                 f"{prefix}rig_deltas": self.rig.deltas, f"{prefix}rig_jaw_weights": self.rig.jaw_weights,
                 f"{prefix}rig_jaw_hinge": self.rig.jaw_hinge, f"{prefix}shell_centre": self.shell_centre,
@@ -63,7 +65,7 @@ class HeadModel:
         """Inverse of `to_npz_dict`; raises KeyError on a missing array."""
         rig = ExpressionRig(names=tuple(str(n) for n in d[f"{prefix}rig_names"]), deltas=d[f"{prefix}rig_deltas"],
                             jaw_weights=d[f"{prefix}rig_jaw_weights"], jaw_hinge=d[f"{prefix}rig_jaw_hinge"])
-        return cls(face_rest=d[f"{prefix}face_rest"], iris_rest=d[f"{prefix}iris_rest"],
+        return cls(face_rest=d[f"{prefix}face_rest"], face_photo=d[f"{prefix}face_photo"], iris_rest=d[f"{prefix}iris_rest"],
                    triangles=d[f"{prefix}triangles"], rig=rig, shell_centre=d[f"{prefix}shell_centre"],
                    shell_radii=d[f"{prefix}shell_radii"], eye_centres=d[f"{prefix}eye_centres"],
                    neck_pivot=d[f"{prefix}neck_pivot"], jaw_line_y=float(d[f"{prefix}jaw_line_y"]))
@@ -83,8 +85,9 @@ def build_head(landmarks_head: np.ndarray) -> HeadModel:
     lm = np.asarray(landmarks_head, dtype=np.float32)
     if lm.shape != (478, 3):
         raise ValueError(f"expected landmarks [478, 3], got {lm.shape}")
-    face = lm[:468].copy()
-    tris = topo.orient_outward(topo.face_triangles(), face, np.zeros(3, dtype=np.float32))
+    photo = lm[:468].copy()
+    tris = topo.orient_outward(topo.face_triangles(), photo, np.zeros(3, dtype=np.float32))
+    face = close_lips(photo, tris)
     face_height = float(face[topo.FOREHEAD, 1] - face[topo.CHIN, 1])
     rig = build_rig(face, tris, head_centre_to_mouth_scale=face_height / 0.175)
     half_width = 0.5 * float(face[454, 0] - face[234, 0])
@@ -92,7 +95,7 @@ def build_head(landmarks_head: np.ndarray) -> HeadModel:
     shell_radii = np.array([1.08 * half_width, 0.62 * face_height, 0.105], np.float32)
     eye_centres = np.stack([_eye_centre(face, topo.EYE_RIGHT_UPPER + topo.EYE_RIGHT_LOWER),
                             _eye_centre(face, topo.EYE_LEFT_UPPER + topo.EYE_LEFT_LOWER)])
-    return HeadModel(face_rest=face, iris_rest=lm[468:].copy(), triangles=tris, rig=rig,
+    return HeadModel(face_rest=face, face_photo=photo, iris_rest=lm[468:].copy(), triangles=tris, rig=rig,
                      shell_centre=shell_centre, shell_radii=shell_radii, eye_centres=eye_centres.astype(np.float32),
                      neck_pivot=np.asarray(NECK_PIVOT_OFFSET_M, np.float32),
                      jaw_line_y=float(face[topo.CHIN, 1]) + 0.01)

@@ -101,6 +101,24 @@ def harmonic_fill(adjacency, handles: dict[int, np.ndarray], region: np.ndarray)
     return values.astype(np.float32)
 
 
+def close_lips(face: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """The neutral face: `face` [468, 3] with the inner lips brought together where the photo shows them apart.
+
+    Each inner-lip pair (upper, lower contour point) meets at its midpoint; the rest of the mouth region follows
+    by harmonic interpolation; corners and everything beyond 3 cm stay put. A photo with a toothy smile thus gets
+    a closed-mouth neutral (the teeth it shows stay behind the lips until the jaw opens). Returns float32 [468, 3].
+    """
+    A = topo.vertex_adjacency(triangles, face.shape[0])
+    handles: dict[int, np.ndarray] = {i: np.zeros(3) for i in topo.MOUTH_CORNERS}
+    for u, lo in zip(topo.LIP_UPPER_INNER[1:-1], topo.LIP_LOWER_INNER[1:-1]):
+        apart = face[u, 1] > face[lo, 1]
+        meet = 0.5 * (face[u] + face[lo])
+        handles[u] = meet - face[u] if apart else np.zeros(3)
+        handles[lo] = meet - face[lo] if apart else np.zeros(3)
+    delta = harmonic_fill(A, handles, _region(face, handles.keys(), 0.03))
+    return (face + delta).astype(np.float32)
+
+
 def _region(rest: np.ndarray, handle_ids, radius_m: float) -> np.ndarray:
     d = np.linalg.norm(rest[:, None, :] - rest[list(handle_ids)][None, :, :], axis=2).min(axis=1)
     return d < radius_m

@@ -6,7 +6,10 @@ Nothing heavy is imported here (pocketsphinx and matplotlib load inside the func
 
 from __future__ import annotations
 
-from vasa3d.motion.model import motion_from_audio
+from vasa3d.motion.model import find_phones, motion_from_audio
+from vasa3d.motion.phones import Phone
+from vasa3d.motion.plot import plot_motion
 from vasa3d.motion.sequence import MotionSequence
+from vasa3d.motion.visemes import lip_gap
 
-__all__ = ["MotionSequence", "motion_from_audio"]
+__all__ = ["MotionSequence", "Phone", "find_phones", "lip_gap", "motion_from_audio", "plot_motion"]

@@ -76,16 +76,25 @@ def motion_from_audio(wave: np.ndarray, sr: int, transcript: str | None = None, 
     """Motion of a talking head for a speech recording.
 
     wave: [S] mono waveform (float in [-1, 1], or integer PCM); sr: its sample rate, Hz.
-    transcript: the words spoken (enables forced alignment when available); phones: exact phone segments
-    (objects with start_s, end_s, phone; espeak or ARPAbet symbols), which take precedence over the transcript.
-    config: fps, expression_scale (multiplies mouth and brow coefficients), head_motion_scale (multiplies head
-    rotation and translation), seed. num_frames: T, default ceil(duration_s * fps) so the video is as long as
-    the audio (audio shorter than T is treated as silence after its end).
+    transcript: the words spoken; English text is force-aligned with PocketSphinx, other scripts use the
+    acoustic fallback. phones: exact phone segments (objects with start_s, end_s, phone, or tuples; espeak
+    mnemonics or ARPAbet), which take precedence over the transcript (e.g. `vasa3d.io.tts.Speech.phones`).
+    config: fps; expression_scale (multiplies mouth and brow coefficients); head_motion_scale (multiplies head
+    rotation and translation); seed; lip_sync ("auto" phones > alignment > recognition, "acoustic", "loudness");
+    visual_lead_s (mouth shapes lead the audio). num_frames: T, default ceil(duration_s * fps) so the video is
+    as long as the audio (frames past the audio's end are silence).
+
+    Method: phones -> viseme targets blended with Cohen & Massaro (1993) dominance functions, full closure on
+    bilabials, scaled by loudness and gated to rest in silence (`vasa3d.motion.visemes`, `.mouth`); YIN F0
+    (de Cheveigne & Kawahara 2002) and loudness -> accents -> nods, brow raises and F0-following head pitch
+    over seeded sway (`.prosody`); gamma-interval blinks drawn to pauses and centre-biased gaze saccades
+    (`.eyes`). Same input and seed -> identical output.
 
     Returns a MotionSequence with names = vasa3d.arkit.MOTION_BLENDSHAPES, coeffs [T, 21] float32 in [0, 1],
-    head pose and gaze (see `vasa3d.motion.sequence` for frames and signs). In silence the mouth is closed and
-    still (all jaw/mouth coefficients 0). Raises InputError for an empty, multi-channel or non-finite wave or a
-    bad sample rate; ValueError for a bad config or num_frames.
+    head_rotation [T, 3] (axis-angle rad), head_translation [T, 3] (m), gaze [T, 2] (rad); see
+    `vasa3d.motion.sequence` for frames and signs. In silence the mouth is at rest (all jaw/mouth coefficients
+    exactly 0). Raises InputError for an empty, multi-channel or non-finite wave or a sample rate below 4 kHz;
+    ValueError for a bad config, num_frames or phone segment.
     """
     _check_config(config, num_frames)
     x16 = prepare_wave(wave, sr)

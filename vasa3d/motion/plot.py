@@ -29,7 +29,7 @@ def plot_motion(motion: MotionSequence, wave: np.ndarray, sr: int, phones, path:
     import matplotlib.pyplot as plt
 
     from vasa3d.motion.phones import as_phones
-    from vasa3d.motion.visemes import lip_opening
+    from vasa3d.motion.visemes import lip_gap
 
     wave = np.asarray(wave, np.float64).reshape(-1)
     t_audio = np.arange(len(wave)) / float(sr)
@@ -40,9 +40,7 @@ def plot_motion(motion: MotionSequence, wave: np.ndarray, sr: int, phones, path:
     ax = axes[1]
     for name in MOUTH_TRACKS:
         ax.plot(t, motion.coeff(name), lw=1.0, label=name)
-    gap = lip_opening(motion.coeff("jawOpen"), motion.coeff("mouthClose"), motion.coeff("mouthLowerDownLeft"),
-                      motion.coeff("mouthUpperUpLeft"))
-    ax.plot(t, gap, "k--", lw=0.8, label="lip gap")
+    ax.plot(t, lip_gap(motion), "k--", lw=0.8, label="lip gap")
     ax.set_ylabel("mouth")
     ax.legend(loc="upper right", fontsize=7, ncol=4)
     ax = axes[2]

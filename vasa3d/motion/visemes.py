@@ -241,6 +241,12 @@ def to_arkit(artic: np.ndarray) -> dict[str, np.ndarray]:
     return {k: v.astype(np.float32) for k, v in out.items()}
 
 
+def lip_gap(motion) -> np.ndarray:
+    """[T] float32 lip gap of a MotionSequence (see `lip_opening`); 0 = lips touching."""
+    return lip_opening(motion.coeff("jawOpen"), motion.coeff("mouthClose"), motion.coeff("mouthLowerDownLeft"),
+                       motion.coeff("mouthUpperUpLeft"))
+
+
 def lip_opening(jaw_open: np.ndarray, mouth_close: np.ndarray, lower_down: np.ndarray | None = None,
                 upper_up: np.ndarray | None = None) -> np.ndarray:
     """Vertical lip gap [T] in ARKit units: jawOpen - mouthClose plus half of mouthLowerDown + mouthUpperUp.
