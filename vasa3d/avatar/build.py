@@ -24,6 +24,8 @@ from vasa3d.head.rig import JAW_OPEN_MAX_RAD, rotate_about_hinge
 PIXEL_SIGMA = 0.6         # in-plane standard deviation of a pixel's Gaussian, in pixels (before the slant factor)
 MAX_SLANT = 3.0           # cap on the 1/cos(view angle) stretch of grazing Gaussians
 MIN_OPACITY = 0.05
+NECK_RADII_M = (0.055, 0.055)   # half-width and half-depth of the neck cylinder
+NECK_CENTRE_Z_M = -0.02
 
 
 class _Camera:
@@ -235,7 +237,9 @@ def _body_gaussians(obs, head, cam, tri_id, holes, config) -> RigidGaussians:
     on_head = (cam.centre[1] + t_shell * dirs[:, 1]) > head.jaw_line_y
     toward_cam = -cam.R[2]                                     # head-frame direction towards the camera
     t_plane = cam.t[2] / (dirs @ cam.R[2])                     # plane through the head centre, facing the camera
-    t = np.where(on_head, t_shell, t_plane)
+    t_neck, on_neck = _ray_neck(cam.centre, dirs, head)
+    t_body = np.where(on_neck & (t_neck < t_plane), t_neck, t_plane)
+    t = np.where(on_head, t_shell, t_body)
     pts = cam.centre + t[:, None] * dirs
     normals = np.where((on_head & hit)[:, None], (pts - head.shell_centre) / head.shell_radii ** 2, toward_cam)
     normals /= np.linalg.norm(normals, axis=1, keepdims=True)
@@ -245,6 +249,13 @@ def _body_gaussians(obs, head, cam, tri_id, holes, config) -> RigidGaussians:
     g.part = part
     g.skin = np.where(on_head, 1.0, head.skin_weights(pts)).astype(np.float32)
     return g
+
+
+def _ray_neck(origin: np.ndarray, dirs: np.ndarray, head: HeadModel):
+    """First hit (t [N], hit [N]) of rays with the neck: a vertical elliptic cylinder under the skull."""
+    c = np.array([head.shell_centre[0], 0.0, NECK_CENTRE_Z_M])
+    r = np.array([NECK_RADII_M[0], 1e6, NECK_RADII_M[1]])    # infinite along y
+    return _ray_sphere(origin, dirs, c, r)
 
 
 def _back_of_head(head: HeadModel, cam: _Camera, body: RigidGaussians, config: AvatarConfig) -> RigidGaussians:
