@@ -14,7 +14,8 @@ from vasa3d.errors import InputError
 from vasa3d.motion import MotionSequence, motion_from_audio
 from vasa3d.motion.features import compute_features, prepare_wave
 from vasa3d.motion.model import find_phones
-from vasa3d.motion.phones import Phone, acoustic_phones, guess_pronunciation, transcript_words
+from vasa3d.motion.phones import (Phone, acoustic_phones, align_transcript, guess_pronunciation, pause_cuts,
+                                  transcript_words)
 from vasa3d.motion.prosody import pitch_track
 from vasa3d.motion.visemes import (ARTIC, VISEMES, coarticulate, detect_alphabet, lip_gap, viseme_of,
                                    viseme_segments)
@@ -328,6 +329,32 @@ def test_alignment_on_shared_clips():
         assert speech[0].start_s <= voiced_t[0] + 0.1  # (the JFK clip ends in crowd noise: no end check)
 
 
+def test_long_audio_is_aligned_in_chunks():
+    clips = [read_clip(stem) for stem in ("a01_en_jfk_inaugural", "a02_en_ljspeech_LJ001-0001")]
+    x16 = np.concatenate([prepare_wave(x, sr) for x, sr, _ in clips] * 2)  # ~41 s > LONG_AUDIO_S
+    text = " ".join(text for _, _, text in clips)
+    text = text + " " + text
+    cuts = pause_cuts(x16)
+    assert len(cuts) >= 2 and cuts[0][0] == 0 and cuts[-1][1] == len(x16)
+    assert all(b == c for (_, b), (c, _) in zip(cuts, cuts[1:]))
+    phones = align_transcript(x16, text)
+    assert phones is not None
+    starts = np.array([p.start_s for p in phones])
+    assert np.all(np.diff(starts) >= -1e-9)
+    single = [p for p in align_transcript(x16[: len(x16) // 2], " ".join(t for _, _, t in clips)) if p.phone != "SIL"]
+    speech = [p for p in phones if p.phone != "SIL"]
+    assert abs(len(speech) - 2 * len(single)) <= 4  # every word aligned once (pronunciation variants aside)
+    assert speech[-1].end_s > len(x16) / 16000 - 1.5
+
+
+def test_recognition_without_transcript():
+    x, sr, _ = read_clip("a02_en_ljspeech_LJ001-0001")
+    x16 = prepare_wave(x, sr)
+    phones, source = find_phones(x16, compute_features(x16))
+    assert source == "recognized" and len(phones) > 50
+    assert sum(viseme_of(p.phone) == "PBM" for p in phones) >= 3
+
+
 def test_non_english_transcript_uses_acoustic_fallback():
     x, sr, text = read_clip("a09_zh_aishell_BAC009S0764W0121")
     x16 = prepare_wave(x, sr)
@@ -402,7 +429,7 @@ def test_head_motion_smooth_and_starts_at_rest():
     x, sr, text = read_clip("a01_en_jfk_inaugural")
     m = motion_from_audio(x, sr, text)
     rot = m.head_rotation
-    assert np.abs(rot[0]).max() < 1e-3  # the first frame is the photo's pose
+    assert np.abs(rot[0]).max() < 1e-3  # the first frame is (almost) the photo's pose
     assert np.abs(np.diff(rot, axis=0)).max() <= 0.6 / m.fps + 1e-6
     assert np.abs(np.diff(rot, n=2, axis=0)).max() < 0.01  # no jerks
     assert 0.01 < np.abs(rot).max() < 0.2

@@ -133,11 +133,20 @@ def _decoder(**kwargs):
     return pocketsphinx.Decoder(loglevel="FATAL", **kwargs)
 
 
+LONG_AUDIO_S = 40.0
+"""Longer audio is aligned (and recognised) in chunks cut at pauses: PocketSphinx's phone-alignment pass
+needs memory and time that grow faster than linearly (10 min in one piece: ~8 GB, ~70 s)."""
+CHUNK_S = (15.0, 30.0)
+"""A chunk ends at the quietest 300 ms within this range of seconds after its start."""
+
+
 def align_transcript(x16: np.ndarray, transcript: str) -> list[Phone] | None:
     """Forced alignment of an English transcript to 16 kHz speech x16 [S] float32 (PocketSphinx 5, en-US).
 
-    Words missing from the CMU dictionary get a rule-based pronunciation. Returns ARPAbet phones with "SIL"
-    for pauses, or None when the text has no words or the alignment fails (the caller then falls back).
+    Words missing from the CMU dictionary get a rule-based pronunciation. Audio longer than LONG_AUDIO_S is
+    cut at pauses (`pause_cuts`); each chunk's words are found by decoding it with a grammar that accepts any
+    prefix of the remaining words, then aligned alone. Returns ARPAbet phones with "SIL" for pauses, or None
+    when the text has no words or the alignment fails (the caller then falls back).
     """
     words = transcript_words(transcript)
     if not words or len(x16) < FEATURE_SR // 10:
@@ -146,6 +155,29 @@ def align_transcript(x16: np.ndarray, transcript: str) -> list[Phone] | None:
     for w in sorted(set(words)):
         if d.lookup_word(w) is None:
             d.add_word(w, guess_pronunciation(w), False)
+    cuts = pause_cuts(x16)
+    voiced = _voiced_seconds(x16, cuts)
+    phones: list[Phone] = []
+    pos = 0
+    for k, (a, b) in enumerate(cuts):
+        chunk = x16[a:b]
+        if k + 1 < len(cuts):
+            est = len(words) * voiced[k] / max(sum(voiced[k:]), 1e-6) * (len(words) - pos) / len(words)
+            n = _prefix_length(d, chunk, words[pos:pos + int(1.5 * est) + 20], k)
+        else:
+            n = len(words) - pos
+        if n is None:
+            return None
+        part = _align_words(d, chunk, words[pos:pos + n]) if n else [Phone(0.0, len(chunk) / FEATURE_SR, "SIL")]
+        if part is None:
+            return None
+        phones += [Phone(p.start_s + a / FEATURE_SR, p.end_s + a / FEATURE_SR, p.phone) for p in part]
+        pos += n
+    return phones or None
+
+
+def _align_words(d, x16: np.ndarray, words: list[str]) -> list[Phone] | None:
+    """Two-pass PocketSphinx alignment (words, then phones) of `words` to x16; None on failure."""
     pcm = _pcm16(x16)
     try:
         d.set_align_text(" ".join(words))
@@ -163,28 +195,80 @@ def align_transcript(x16: np.ndarray, transcript: str) -> list[Phone] | None:
         return None
     if alignment is None:
         return None
-    phones = [Phone(p.start * PS_FRAME_S, (p.start + p.duration) * PS_FRAME_S, p.name)
-              for p in alignment.phones()]
-    return phones or None
+    return [Phone(p.start * PS_FRAME_S, (p.start + p.duration) * PS_FRAME_S, p.name) for p in alignment.phones()]
+
+
+def _prefix_length(d, x16: np.ndarray, words: list[str], k: int) -> int | None:
+    """How many of `words` (from the first) are spoken in x16: decode with a grammar accepting any prefix."""
+    n = len(words)
+    trans = [(i, i + 1, 1.0, w) for i, w in enumerate(words)] + [(i, n + 1, 0.1) for i in range(n + 1)]
+    try:
+        d.add_fsg(f"prefix{k}", d.create_fsg(f"prefix{k}", 0, n + 1, trans))
+        d.activate_search(f"prefix{k}")
+        d.start_utt()
+        d.process_raw(_pcm16(x16), full_utt=True)
+        d.end_utt()
+        hyp = d.hyp()
+    except (RuntimeError, ValueError):
+        return None
+    if hyp is None:
+        return None
+    return len([w for w in hyp.hypstr.split() if not w.startswith(("<", "+", "["))])
+
+
+def pause_cuts(x16: np.ndarray) -> list[tuple[int, int]]:
+    """[(start_sample, stop_sample), ...] covering x16: one piece when it is at most LONG_AUDIO_S long, else
+    chunks that end at the quietest 300 ms window (RMS) between CHUNK_S[0] and CHUNK_S[1] s after their start."""
+    n = len(x16)
+    if n <= LONG_AUDIO_S * FEATURE_SR:
+        return [(0, n)]
+    hop = int(HOP_S * FEATURE_SR)
+    frames = n // hop
+    power = np.square(x16[:frames * hop].astype(np.float64)).reshape(frames, hop).mean(1)
+    smooth = np.convolve(power, np.ones(30) / 30, mode="same")
+    cuts, start = [], 0
+    while n - start > CHUNK_S[1] * FEATURE_SR:
+        lo, hi = (start + int(CHUNK_S[0] * FEATURE_SR)) // hop, (start + int(CHUNK_S[1] * FEATURE_SR)) // hop
+        stop = (lo + int(np.argmin(smooth[lo:hi]))) * hop
+        cuts.append((start, stop))
+        start = stop
+    cuts.append((start, n))
+    return cuts
+
+
+def _voiced_seconds(x16: np.ndarray, cuts: list[tuple[int, int]]) -> list[float]:
+    """Seconds of 10 ms frames with power within 33 dB of the peak sample's, per chunk (to share the words
+    among the chunks in proportion to their speech)."""
+    hop = int(HOP_S * FEATURE_SR)
+    out = []
+    threshold = (float(np.max(np.abs(x16))) ** 2 + 1e-12) * 10 ** (-33 / 10)
+    for a, b in cuts:
+        seg = x16[a:b][: (b - a) // hop * hop].astype(np.float64)
+        power = np.square(seg).reshape(-1, hop).mean(1) if len(seg) else np.zeros(0)
+        out.append(float((power > threshold).sum()) * HOP_S)
+    return out
 
 
 def recognize_phones(x16: np.ndarray) -> list[Phone]:
     """Phone recognition without a transcript (PocketSphinx allphone search with the en-US phone LM).
 
-    x16 [S] float32 at 16 kHz. Returns ARPAbet phones (SIL and noise fillers mapped to "SIL"); the phone error
-    rate is high (~0.55 on read English), so the caller weights the result with loudness.
+    x16 [S] float32 at 16 kHz, decoded in chunks cut at pauses when long (`pause_cuts`). Returns ARPAbet phones
+    (SIL and noise fillers mapped to "SIL"); the phone error rate is high (~0.55 on read English), so the
+    caller gates the result with loudness.
     """
     import pocketsphinx
 
     d = _decoder(allphone=pocketsphinx.get_model_path("en-us/en-us-phone.lm.bin"), lm=None, lw=2.0,
                  beam=1e-20, pbeam=1e-20, bestpath=False)
-    d.start_utt()
-    d.process_raw(_pcm16(x16), full_utt=True)
-    d.end_utt()
     out = []
-    for s in d.seg():
-        name = s.word if re.fullmatch(r"[A-Z]{1,2}", s.word) else "SIL"
-        out.append(Phone(s.start_frame * PS_FRAME_S, (s.end_frame + 1) * PS_FRAME_S, name))
+    for a, b in pause_cuts(x16):
+        d.start_utt()
+        d.process_raw(_pcm16(x16[a:b]), full_utt=True)
+        d.end_utt()
+        t0 = a / FEATURE_SR
+        for s in d.seg():
+            name = s.word if re.fullmatch(r"[A-Z]{1,2}", s.word) else "SIL"
+            out.append(Phone(t0 + s.start_frame * PS_FRAME_S, t0 + (s.end_frame + 1) * PS_FRAME_S, name))
     return out
 
 

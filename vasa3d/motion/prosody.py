@@ -15,7 +15,7 @@ import numpy as np
 SWAY_RAD = np.array([0.025, 0.035, 0.02])
 """RMS sway (pitch, yaw, roll) radians while speaking (~1.4, 2.0, 1.1 degrees); half of it in silence."""
 FADE_IN_S = 1.0
-"""Sway fades in over this long, so the first frame shows the head at rest (the photo's pose)."""
+"""Head motion fades in over this long, so the first frame shows the head at rest (the photo's pose)."""
 SWAY_M = np.array([0.003, 0.002, 0.003])
 """RMS sway of the head translation (x, y, z) metres while speaking."""
 NOD_RAD = 0.05
@@ -152,11 +152,11 @@ def head_motion(times_s: np.ndarray, activity: np.ndarray, accent_times_s: np.nd
                 scale: float = 1.0, pitch_offset: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Head rotation [T, 3] (axis-angle, rad) and translation [T, 3] (m), float32, for frame times times_s [T].
 
-    activity [T] in [0, 1] scales the sway (half amplitude in silence, so the head settles at pauses; faded in
-    over FADE_IN_S so the first frame is the rest pose);
+    activity [T] in [0, 1] scales the sway (half amplitude in silence, so the head settles at pauses);
     accents (times_s [A], strengths [A] in [0, 1]) each add a nod: a Hann-shaped pitch-down of NOD_RAD * strength
     starting 0.15 s before the accent and lasting 0.55 s, with a small random yaw/roll companion; pitch_offset [T]
-    (rad, e.g. `f0_head_pitch`) is added to the head pitch. The result is
+    (rad, e.g. `f0_head_pitch`) is added to the head pitch. All of it fades in over FADE_IN_S (the first frame
+    is the rest pose, the photo's), is
     Gaussian-smoothed (sigma 60 ms), its angular speed limited to MAX_SPEED_RAD_S, and multiplied by `scale`.
     """
     from scipy.ndimage import gaussian_filter1d
@@ -164,8 +164,7 @@ def head_motion(times_s: np.ndarray, activity: np.ndarray, accent_times_s: np.nd
     n = len(times_s)
     if n == 0:
         return np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32)
-    fade = 0.5 - 0.5 * np.cos(np.pi * np.clip(times_s / FADE_IN_S, 0, 1))
-    gain = ((0.5 + 0.5 * activity.astype(np.float64)) * fade)[:, None]
+    gain = (0.5 + 0.5 * activity.astype(np.float64))[:, None]
     s = sway(times_s, rng, 3)
     rot = np.zeros((n, 3))
     rot[:, [0, 1, 2]] = s * SWAY_RAD[None, :] * gain           # columns: x = pitch, y = yaw, z = roll
@@ -180,6 +179,9 @@ def head_motion(times_s: np.ndarray, activity: np.ndarray, accent_times_s: np.nd
         rot[:, 1] += rng.normal(0, 0.25) * NOD_RAD * a * bump
         rot[:, 2] += rng.normal(0, 0.15) * NOD_RAD * a * bump
         trans[:, 2] += 0.002 * a * bump                         # a slight forward push with the nod
+    fade = 0.5 - 0.5 * np.cos(np.pi * np.clip(times_s / FADE_IN_S, 0, 1))
+    rot *= fade[:, None]
+    trans *= fade[:, None]
     sigma = 0.06 * fps
     if sigma > 0.3:
         rot = gaussian_filter1d(rot, sigma, axis=0, mode="nearest")
