@@ -16,8 +16,9 @@ BILABIALS = frozenset({"P", "B", "M"})
 OPEN_VOWELS = frozenset({"AA", "AE", "AH", "AO", "AW", "AY"})
 SILENCE_HOP_S = 0.01
 SILENCE_WIN_S = 0.03
-SILENCE_DB = -35.0
-"""A 30 ms window is silent when its RMS is this many dB below the 95th percentile of the clip's window RMS."""
+SILENCE_DB = -25.0
+"""A 30 ms window is silent when its median-filtered level is this many dB below the clip's 95th percentile."""
+SILENCE_MEDIAN_WINDOWS = 11
 MIN_SILENCE_S = 0.5
 
 
@@ -63,8 +64,10 @@ def rms_envelope(wave: np.ndarray, sr: int, fps: float, num_frames: int) -> np.n
 def silent_spans(wave: np.ndarray, sr: int, min_s: float = MIN_SILENCE_S) -> list[tuple[float, float]]:
     """Silent stretches of at least `min_s` seconds: [(start_s, end_s), ...].
 
-    A 30 ms window (10 ms hop) is silent when its RMS is more than 35 dB below the 95th percentile of all windows'
-    RMS (or the clip is all zeros there). Runs of silent windows are merged; each window covers its hop.
+    Levels: RMS of 30 ms windows (10 ms hop) in dB re the 95th percentile of all windows, median-filtered over
+    11 windows (110 ms) so that single noisy windows neither make nor break a pause; a window is silent below
+    -25 dB (old or noisy recordings pause at about -30 dB, speech dips below -25 dB only briefly). Runs of silent
+    windows lasting `min_s` or more are returned.
     """
     wave = np.asarray(wave, np.float64)
     hop, win = int(SILENCE_HOP_S * sr), int(SILENCE_WIN_S * sr)
@@ -75,7 +78,10 @@ def silent_spans(wave: np.ndarray, sr: int, min_s: float = MIN_SILENCE_S) -> lis
     ref = np.percentile(rms, 95)
     if ref <= 0:
         return [(0.0, len(wave) / sr)] if len(wave) / sr >= min_s else []
-    silent = 20 * np.log10(np.maximum(rms, 1e-12) / ref) < SILENCE_DB
+    from scipy.ndimage import median_filter
+
+    level = median_filter(20 * np.log10(np.maximum(rms, 1e-12) / ref), SILENCE_MEDIAN_WINDOWS, mode="nearest")
+    silent = level < SILENCE_DB
     spans, start = [], None
     for i, s in enumerate(np.append(silent, False)):
         if s and start is None:

@@ -37,7 +37,7 @@ class Score:
 
 @dataclass(frozen=True)
 class MetricInfo:
-    """name, better direction, group, unit, one-line definition (for reports and METRICS.md)."""
+    """name, better direction, group, unit, one-line definition (for reports and the README)."""
 
     name: str
     direction: Direction
@@ -54,7 +54,8 @@ METRICS: tuple[MetricInfo, ...] = (
     MetricInfo("vowel_openness", "higher", "lip sync", "ratio",
                "mean mouth opening in open vowels / mean in p/b/m (denominator floored at 0.01)"),
     MetricInfo("av_offset_frames", "closer to ground truth", "lip sync", "frames",
-               "SyncNet-style offset of mouth opening vs audio RMS envelope (0 = in sync; + = audio leads)"),
+               "SyncNet-style offset between the rates of change of mouth opening and speech level "
+               "(0 = in sync; + = audio leads)"),
     MetricInfo("av_confidence", "higher", "lip sync", "1 - corr",
                "SyncNet-style confidence: median - min over shifts of (1 - correlation)"),
     MetricInfo("lse_c", "higher", "lip sync", "", "SyncNet LSE-C (needs user-supplied SyncNet weights)"),
@@ -62,7 +63,8 @@ METRICS: tuple[MetricInfo, ...] = (
     MetricInfo("lpips", "lower", "image vs ground truth", "",
                "LPIPS v0.1 (AlexNet) on face crops vs the real video"),
     MetricInfo("psnr", "higher", "image vs ground truth", "dB", "PSNR on face crops vs the real video"),
-    MetricInfo("ssim", "higher", "image vs ground truth", "", "SSIM (Wang et al. 2004) on face crops vs the real video"),
+    MetricInfo("ssim", "higher", "image vs ground truth", "",
+               "SSIM (Wang et al. 2004) on face crops vs the real video"),
     MetricInfo("csim", "higher", "identity", "cosine",
                "mean SFace cosine similarity of every 10th frame to the portrait"),
     MetricInfo("csim_yaw30", "higher", "identity", "cosine",
@@ -74,7 +76,7 @@ METRICS: tuple[MetricInfo, ...] = (
     MetricInfo("head_motion_dynamics", "closer to ground truth", "temporal", "deg/s",
                "standard deviation of the head's rotation speed from the tracker"),
     MetricInfo("silence_lip_motion", "lower", "temporal", "face heights/s",
-               "mean |d mouth_open / dt| during silences of 0.5 s or more"),
+               "mean absolute rate of change of mouth_open during silences of 0.5 s or more"),
     MetricInfo("render_fps", "higher", "speed", "frames/s", "frames rendered (and encoded) per second"),
     MetricInfo("real_time_factor", "lower", "speed", "s/s", "total processing seconds / audio seconds"),
     MetricInfo("avatar_build_s", "lower", "speed", "s", "seconds to build the avatar from the photo"),

@@ -7,8 +7,9 @@ phone counts as closed when min mouth_open over those frames < `CLOSED_THRESHOLD
 closure_rate = closed phones / bilabial phones that fall within tracked frames. The +-40 ms tolerance absorbs
 alignment error (median 11-15 ms, FACTS.md) and one frame at 25 fps.
 Source: this suite's definition of the bilabial-closure check (p, b, m form one viseme class that is always
-produced with closed lips; Fisher 1968, "Confusions among visually perceived consonants"). Higher is better (ground truth ~1.0). A mouth that never moves scores 1.0 if it is closed and 0.0 if
-it is open, so read it together with vowel_openness.
+produced with closed lips; Fisher 1968, "Confusions among visually perceived consonants"). Higher is better
+(ground truth ~1.0). A mouth that never moves scores 1.0 if it is closed and 0.0 if it is open, so read it
+together with vowel_openness.
 """
 
 from __future__ import annotations

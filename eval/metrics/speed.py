@@ -3,8 +3,10 @@
 Definitions: render_fps = frames / seconds spent rendering and encoding them; real_time_factor = total seconds
 from inputs to finished video / seconds of audio (< 1 is faster than real time); avatar_build_s = seconds to build
 the avatar from the photo (face analysis, head model, Gaussians). Taken from the method's own timings (vasa3d:
-`TalkResult.timings`; warp2d: timed by the suite). Null for methods that do not render (static, groundtruth,
-external videos). Source: the speed figures the VASA-3D / Gaussian-avatar papers report (FPS, latency).
+`TalkResult.timings`; warp2d: its warping and encoding only, timed by the suite, so its real_time_factor and
+avatar_build_s are null). Null for methods that do not render (static, groundtruth,
+external videos). Wall-clock time: other processes on the machine and the first call's kernel loading (numba) count.
+Source: the speed figures the VASA-3D / Gaussian-avatar papers report (FPS, latency).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ def speed(timings: dict[str, float] | None, num_frames: int, duration_s: float) 
     r = timings.get("render_and_encode_s")
     out["render_fps"] = Score.of(num_frames / r) if r else Score.null("no render timing")
     tot = timings.get("total_s")
-    out["real_time_factor"] = Score.of(tot / duration_s) if tot and duration_s > 0 else Score.null("no total timing")
+    out["real_time_factor"] = (Score.of(tot / duration_s) if tot and duration_s > 0
+                               else Score.null("end-to-end time not measured for this method"))
     a = timings.get("avatar_s")
-    out["avatar_build_s"] = Score.of(a) if a is not None else Score.null("no avatar timing")
+    out["avatar_build_s"] = Score.of(a) if a is not None else Score.null("builds no avatar of its own")
     return out

@@ -4,7 +4,8 @@ Definition: with PocketSphinx-aligned phones, O = mean mouth_open over the frame
 (AA, AE, AH, AO, AW, AY), C = mean mouth_open over the frames within P, B, M phones (at least the nearest frame per
 phone); vowel_openness = O / max(C, 0.01). The floor 0.01 face heights (about 2 mm, the tracker's noise level on
 closed lips) keeps the ratio finite when the lips close fully. Source: this suite's definition, the articulatory
-contrast between the open-vowel and bilabial viseme classes (Fisher 1968). Higher is better; a still face scores 0 (closed) or 1 (open).
+contrast between the open-vowel and bilabial viseme classes (Fisher 1968). Higher is better (real speech scores
+about 3-5); a still face scores about 0 (closed) or 1 (open).
 """
 
 from __future__ import annotations

@@ -9,8 +9,9 @@ plane) of the first tracked frame,
     wobble = mean over t, points i of || r_{t+1,i} - 2 r_{t,i} + r_{t-1,i} ||^2 / IOD^2,
 over all t whose three frames are tracked; unit (IOD / frame^2)^2. A still video gives about 0 (tracker noise
 only); jitter raises it. Source: this suite's definition after DESIGN.md ("second-difference energy of
-pose-compensated rigid landmarks over interocular distance"); wobble-free heads are GaussianHeadTalk's stated aim. Lower is
-better; compare against the real video's value (the tracker's noise floor).
+pose-compensated rigid landmarks over interocular distance"); wobble-free heads are GaussianHeadTalk's stated
+aim. Lower is better; compare with a still photo's value (the tracker's noise floor, about 1e-6) and the real
+video's.
 """
 
 from __future__ import annotations

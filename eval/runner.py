@@ -1,0 +1,185 @@
+"""`python -m eval run`: for every case and method make or find the video, track it, and compute every metric.
+
+Per case, the speech analysis (aligned phones, silences), the portrait's identity embedding and the real video's
+track are computed once and shared by the methods. Results go to `eval.results` and `eval.report`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from eval.bench import Case
+from eval.methods import AUDIO_SR, CaseInputs, MethodVideo, make_video
+from eval.metrics import METRIC_NAMES, Score
+from eval.speech import PhoneSpan
+from eval.tracking import Track
+
+THUMBS = 6
+THUMB_PX = 160
+
+
+@dataclass
+class Truth:
+    """The real video of a case: frames uint8 [T, H, W, 3], its track, its path."""
+
+    frames: np.ndarray
+    track: Track
+    path: Path
+
+
+@dataclass
+class CaseSpeech:
+    """Per-case speech analysis: 16 kHz wave, phones (or None and why), silences [(start_s, end_s)]."""
+
+    wave: np.ndarray
+    phones: list[PhoneSpan] | None
+    phones_reason: str | None
+    silences: list[tuple[float, float]]
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.wave) / AUDIO_SR
+
+
+@dataclass
+class Evaluation:
+    """One (case, method): its scores (every name in METRIC_NAMES), mouth_open per frame, fps, thumbnails at the
+    case's montage times (uint8 [THUMBS, h, w, 3]) and one turned render (or None)."""
+
+    case: str
+    method: str
+    scores: dict[str, Score]
+    mouth: np.ndarray | None = None
+    fps: float = 25.0
+    thumbs: np.ndarray | None = None
+    turned_thumb: np.ndarray | None = None
+    video: Path | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _null_all(reason: str) -> dict[str, Score]:
+    return {n: Score.null(reason) for n in METRIC_NAMES}
+
+
+def _thumbs(frames: np.ndarray, fps: float, duration_s: float) -> np.ndarray:
+    import cv2
+
+    idx = [min(len(frames) - 1, int(round(duration_s * k / THUMBS * fps))) for k in range(THUMBS)]
+    out = []
+    for i in idx:
+        f = frames[i]
+        w = int(round(f.shape[1] * THUMB_PX / f.shape[0]))
+        out.append(cv2.resize(f, (w, THUMB_PX), interpolation=cv2.INTER_AREA))
+    return np.stack(out)
+
+
+def image_quality(frames: np.ndarray, track: Track, truth: Truth | None) -> dict[str, Score]:
+    """lpips, psnr, ssim on face crops against the real video (see `eval.metrics.crops`)."""
+    from eval.metrics.crops import face_crops, register
+    from eval.metrics.lpips import LPIPSUnavailable, lpips_distance
+    from eval.metrics.psnr import psnr
+    from eval.metrics.ssim import ssim
+
+    names = ("lpips", "psnr", "ssim")
+    if truth is None:
+        return {n: Score.null("no ground-truth video") for n in names}
+    to_truth = register(track, truth.track)
+    if to_truth is None:
+        return {n: Score.null("no frame with a tracked face in both videos") for n in names}
+    real, fake = face_crops(truth.frames, truth.track, frames, to_truth)
+    if len(real) == 0:
+        return {n: Score.null("no frame to compare") for n in names}
+    a, b = real.astype(np.float32) / 255.0, fake.astype(np.float32) / 255.0
+    out = {"psnr": psnr(a, b), "ssim": ssim(a, b)}
+    try:
+        out["lpips"] = Score.of(float(np.mean(lpips_distance(a, b))))
+    except LPIPSUnavailable as exc:
+        out["lpips"] = Score.null(str(exc))
+    return out
+
+
+def score_video(frames: np.ndarray, fps: float, track: Track, speech: CaseSpeech, truth: Truth | None,
+                portrait_embedding: np.ndarray | None, mv: MethodVideo, syncnet_weights: Path | None
+                ) -> tuple[dict[str, Score], np.ndarray]:
+    """Every metric of one video; returns (scores by name, mouth_open [T])."""
+    from eval.metrics.av_sync import av_sync
+    from eval.metrics.closure import closure_rate
+    from eval.metrics.face_detect import face_detect_rate
+    from eval.metrics.head_motion import head_motion_dynamics
+    from eval.metrics.identity import csim, mean_similarity
+    from eval.metrics.mouth import mouth_open
+    from eval.metrics.msi import msi
+    from eval.metrics.silence import silence_lip_motion
+    from eval.metrics.speed import speed
+    from eval.metrics.syncnet import lse
+    from eval.metrics.vowel_openness import vowel_openness
+    from eval.metrics.wobble import wobble
+    from eval.speech import rms_envelope
+
+    mouth = mouth_open(track)
+    s: dict[str, Score] = {"face_detect_rate": face_detect_rate(track)}
+    why = speech.phones_reason or "no phones"
+    s["closure_rate"] = closure_rate(mouth, fps, speech.phones, why)
+    s["vowel_openness"] = vowel_openness(mouth, fps, speech.phones, why)
+    s["av_offset_frames"], s["av_confidence"] = av_sync(mouth, rms_envelope(speech.wave, AUDIO_SR, fps, len(mouth)))
+    s["lse_c"], s["lse_d"] = lse(syncnet_weights)
+    s.update(image_quality(frames, track, truth))
+    s["csim"] = csim(portrait_embedding, frames)
+    s["csim_yaw30"] = (mean_similarity(portrait_embedding, list(mv.turned)) if mv.turned is not None
+                       else Score.null(mv.turn_reason))
+    s["wobble"] = wobble(track)
+    s["msi"] = msi(track)
+    s["head_motion_dynamics"] = head_motion_dynamics(track)
+    s["silence_lip_motion"] = silence_lip_motion(mouth, fps, speech.silences)
+    s.update(speed(mv.timings, len(frames), speech.duration_s))
+    return {n: s[n] for n in METRIC_NAMES}, mouth
+
+
+def evaluate_case(case: Case, methods: list[str], out_dir: Path, size: int, externals: dict[str, Path],
+                  syncnet_weights: Path | None = None, reuse: bool = False, progress=None) -> list[Evaluation]:
+    """Evaluations of every method on `case` (groundtruth only where the case has a real video).
+
+    progress: optional callable(message, done) told which step runs (done = methods finished since the last
+    call). Problems with a method's inputs become null scores with the reason; bugs raise.
+    """
+    from vasa3d.io import read_image_u8, read_video
+
+    from eval.metrics.identity import embed
+    from eval.speech import align_phones, silent_spans
+    from eval.tracking import track_video
+
+    tell = progress or (lambda msg, done: None)
+    inputs = CaseInputs(case, size)
+    phones, why = align_phones(inputs.wave, case.transcript)
+    speech = CaseSpeech(inputs.wave, phones, why, silent_spans(inputs.wave, AUDIO_SR))
+    portrait_embedding = embed(read_image_u8(case.portrait))
+    truth = None
+    if case.video is not None:
+        tell(f"{case.name}: tracking the real video", 0)
+        frames, fps = read_video(case.video)
+        truth = Truth(frames, track_video(frames, fps), case.video)
+    results = []
+    for method in methods:
+        if method == "groundtruth" and truth is None:
+            tell(f"{case.name}: no real video", 1)
+            continue
+        tell(f"{case.name}: {method}", 0)
+        mv = make_video(method, inputs, out_dir, externals, reuse)
+        if mv.video is None:
+            results.append(Evaluation(case.name, method, _null_all(mv.reason or "no video")))
+            tell(f"{case.name}: {method} has no video", 1)
+            continue
+        if truth is not None and Path(mv.video).resolve() == truth.path.resolve():
+            frames, fps, track = truth.frames, truth.track.fps, truth.track
+        else:
+            frames, fps = read_video(mv.video)
+            track = track_video(frames, fps)
+        scores, mouth = score_video(frames, fps, track, speech, truth, portrait_embedding, mv, syncnet_weights)
+        turned = mv.turned[len(mv.turned) // 2] if mv.turned is not None and len(mv.turned) else None
+        results.append(Evaluation(case.name, method, scores, mouth, fps, _thumbs(frames, fps, speech.duration_s),
+                                  turned, Path(mv.video), {"phones": phones, "silences": speech.silences}))
+        tell(f"{case.name}: {method} scored", 1)
+    return results
