@@ -1,8 +1,10 @@
 """The numba CPU backend as a `torch.autograd.Function`: project, bin, composite; the backward pass replays the
 tiles back to front (gsplat's scheme, Ye et al. 2024) and pushes the 2D gradients through the projection.
 
-Inputs are converted to contiguous float32 numpy arrays on the CPU; outputs come back as float32 tensors on the
-input device. Kernels compile on first use and are cached on disk by numba (`cache=True`).
+Inputs are read as contiguous float32 numpy arrays on the CPU; outputs are float32 tensors written in place by
+the kernels and moved to the input device. Kernels compile on first use and are cached on disk by numba
+(`cache=True`). They run on numba's thread pool (`numba.set_num_threads` / NUMBA_NUM_THREADS; all cores by
+default).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 import torch
 
 from vasa3d.render._numba_project import REC, REC_Z, bin_tiles, project_bwd, project_fwd
-from vasa3d.render._numba_raster import raster_bwd, raster_fwd, reduce_isect_grads
+from vasa3d.render._numba_raster import FAST_CH, G_OP, raster_bwd, raster_fwd, reduce_isect_grads
 from vasa3d.render._torch_ref import TILE_SIZE
 
 
@@ -42,21 +44,53 @@ def tile_order(n_tiles: int) -> np.ndarray:
     return np.concatenate([np.arange(t, n_tiles, nt, dtype=np.int64) for t in range(nt)])
 
 
-def forward_camera(arrs, feats, viewmat, K, width, height, bg, out):
-    """Render one camera into out [H,W,F] (F = D + 1, depth last); returns its _CameraState."""
+def features(cols: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """Blended features [N, max(FAST_CH, D + 1)]: D colours, camera z at column D, zero padding."""
+    n, dim = cols.shape
+    feats = np.zeros((n, max(FAST_CH, dim + 1)), dtype=np.float32)
+    feats[:, :dim] = cols
+    feats[:, dim] = depth
+    return feats
+
+
+def forward_camera(arrs, cols, viewmat, K, width, height, bg, rgb, depth, alpha) -> _CameraState:
+    """Render one camera into rgb [H,W,D], depth [H,W], alpha [H,W] (numpy views); returns its state.
+
+    arrs = (means, quats, scales, opacities) float32 arrays, cols [N,D], bg [max(FAST_CH, D+1)] (zero padded).
+    """
     means, quats, scales, opacities = arrs
     n = means.shape[0]
-    rec = np.zeros((n, REC), dtype=np.float32)
+    rec = np.empty((n, REC), dtype=np.float32)
     radii = np.empty(n, dtype=np.int32)
     rects = np.empty((n, 4), dtype=np.int32)
     project_fwd(means, quats, scales, opacities, viewmat, K, width, height, rec, radii, rects)
-    feats[:, -1] = rec[:, REC_Z]
     tiles_x, tiles_y = math.ceil(width / TILE_SIZE), math.ceil(height / TILE_SIZE)
-    offsets, ids = bin_tiles(rec, radii, rects, tiles_x * tiles_y, tiles_x)
+    offsets, ids = bin_tiles(rec, radii, rects, tiles_x, tiles_y, 2 * numba.get_num_threads())
     trans = np.empty((height, width), dtype=np.float32)
     last = np.empty((height, width), dtype=np.int32)
-    raster_fwd(rec, feats, offsets, ids, tile_order(tiles_x * tiles_y), tiles_x, width, height, bg, out, trans, last)
+    raster_fwd(rec, features(cols, rec[:, REC_Z]), offsets, ids, tile_order(tiles_x * tiles_y), tiles_x, width,
+               height, bg, rgb, depth, alpha, trans, last)
     return _CameraState(rec, radii, offsets, ids, trans, last)
+
+
+def backward_camera(state, arrs, cols, viewmat, K, width, height, bg, v_img, v_a, grads, geometry=True) -> None:
+    """Accumulate one camera's gradients into grads = [means, quats, scales, opacities, colors] arrays.
+
+    v_img [H,W,F] output gradients of the blended features (colours, depth, zero padding), v_a [H,W] of alpha.
+    geometry=False skips the projection backward (means, quats and scales keep zero gradients).
+    """
+    n, dim = cols.shape
+    feats = features(cols, state.rec[:, REC_Z])
+    tiles_x = math.ceil(width / TILE_SIZE)
+    isect = raster_bwd(state.rec, feats, state.offsets, state.ids, tile_order(state.offsets.shape[0] - 1),
+                       tiles_x, width, height, bg, state.trans, state.last, v_img, v_a)
+    v_rec, v_feat = reduce_isect_grads(isect, state.ids, n, feats.shape[1], numba.get_num_threads())
+    grads[4] += v_feat[:, :dim]
+    if not geometry:
+        grads[3] += v_rec[:, G_OP]
+        return
+    project_bwd(*arrs[:3], viewmat, K, width, height, state.radii, v_rec, np.ascontiguousarray(v_feat[:, dim]),
+                grads[0], grads[1], grads[2], grads[3])
 
 
 class _RasterizeNumba(torch.autograd.Function):
@@ -66,57 +100,46 @@ class _RasterizeNumba(torch.autograd.Function):
     def forward(ctx, means, quats, scales, opacities, colors, backgrounds, viewmats, Ks, width, height):
         arrs = tuple(_np32(t) for t in (means, quats, scales, opacities))
         cols, vms, ks = _np32(colors), _np32(viewmats), _np32(Ks)
-        num_cams, (n, dim) = vms.shape[0], cols.shape
-        bgs = np.zeros((num_cams, dim + 1), dtype=np.float32)
+        num_cams, dim = vms.shape[0], cols.shape[1]
+        bgs = np.zeros((num_cams, max(FAST_CH, dim + 1)), dtype=np.float32)
         if backgrounds is not None:
             bgs[:, :dim] = _np32(backgrounds)
-        out = np.empty((num_cams, height, width, dim + 1), dtype=np.float32)
-        states = []
-        for cam in range(num_cams):
-            feats = np.empty((n, dim + 1), dtype=np.float32)
-            feats[:, :dim] = cols
-            states.append(forward_camera(arrs, feats, vms[cam], ks[cam], width, height, bgs[cam], out[cam]))
-        trans = np.stack([s.trans for s in states])
-        ctx.states, ctx.arrs, ctx.cols, ctx.cams = states, arrs, cols, (vms, ks, bgs, width, height)
-        ctx.has_bg = backgrounds is not None
+        rgb = torch.empty((num_cams, height, width, dim), dtype=torch.float32)
+        alpha = torch.empty((num_cams, height, width, 1), dtype=torch.float32)
+        depth = torch.empty((num_cams, height, width, 1), dtype=torch.float32)
+        rgb_np, alpha_np, depth_np = rgb.numpy(), alpha.numpy()[..., 0], depth.numpy()[..., 0]
+        ctx.states = [
+            forward_camera(arrs, cols, vms[c], ks[c], width, height, bgs[c], rgb_np[c], depth_np[c], alpha_np[c])
+            for c in range(num_cams)
+        ]
+        ctx.arrs, ctx.cols, ctx.cams = arrs, cols, (vms, ks, bgs, width, height)
+        # dtype and device of each differentiable input, for its gradient
+        ctx.like = [None if t is None else (t.dtype, t.device) for t in (means, quats, scales, opacities, colors,
+                                                                          backgrounds)]
         dev = means.device
-        rgb = torch.from_numpy(out[..., :dim]).to(dev)
-        depth = torch.from_numpy(out[..., dim:]).to(dev)
-        alpha = torch.from_numpy(1.0 - trans[..., None]).to(dev)
-        return rgb, alpha, depth
+        return rgb.to(dev), alpha.to(dev), depth.to(dev)
 
     @staticmethod
     def backward(ctx, v_rgb, v_alpha, v_depth):
         vms, ks, bgs, width, height = ctx.cams
-        means, quats, scales, opacities = ctx.arrs
-        n, dim = ctx.cols.shape
+        num_cams, (n, dim) = vms.shape[0], ctx.cols.shape
         grads = [np.zeros_like(a) for a in ctx.arrs] + [np.zeros_like(ctx.cols)]
-        v_bg = np.zeros((vms.shape[0], dim), dtype=np.float32)
-        zeros = torch.zeros(())
-        v_rgb, v_alpha, v_depth = (zeros.expand(1) if g is None else g for g in (v_rgb, v_alpha, v_depth))
-        num_cams = vms.shape[0]
-        v_img = np.zeros((num_cams, height, width, dim + 1), dtype=np.float32)
-        v_img[..., :dim] = _np32(v_rgb) if v_rgb.dim() > 1 else 0.0
-        v_img[..., dim:] = _np32(v_depth) if v_depth.dim() > 1 else 0.0
+        v_img = np.zeros((num_cams, height, width, bgs.shape[1]), dtype=np.float32)
         v_a = np.zeros((num_cams, height, width), dtype=np.float32)
-        if v_alpha.dim() > 1:
+        if v_rgb is not None:
+            v_img[..., :dim] = _np32(v_rgb)
+        if v_depth is not None:
+            v_img[..., dim] = _np32(v_depth)[..., 0]
+        if v_alpha is not None:
             v_a[:] = _np32(v_alpha)[..., 0]
-        for cam, st in enumerate(ctx.states):
-            feats = np.empty((n, dim + 1), dtype=np.float32)
-            feats[:, :dim] = ctx.cols
-            feats[:, -1] = st.rec[:, REC_Z]
-            tiles_x = math.ceil(width / TILE_SIZE)
-            isect = raster_bwd(st.rec, feats, st.offsets, st.ids, tile_order(st.offsets.shape[0] - 1), tiles_x,
-                               width, height, bgs[cam], st.trans, st.last, v_img[cam], v_a[cam])
-            v_rec, v_feat = reduce_isect_grads(isect, st.ids, n, dim + 1, numba.get_num_threads())
-            grads[4] += v_feat[:, :dim]
-            project_bwd(means, quats, scales, vms[cam], ks[cam], width, height, st.radii, v_rec, v_feat[:, dim],
-                        grads[0], grads[1], grads[2], grads[3])
-            v_bg[cam] = np.einsum("hwc,hw->c", v_img[cam, ..., :dim], st.trans)
-        dev = v_rgb.device
-        out = [torch.from_numpy(g).to(dev) for g in grads]
-        bg_grad = torch.from_numpy(v_bg).to(dev) if ctx.has_bg else None
-        return (*out, bg_grad, None, None, None, None)
+        v_bg = np.zeros((num_cams, dim), dtype=np.float32)
+        for c, st in enumerate(ctx.states):
+            backward_camera(st, ctx.arrs, ctx.cols, vms[c], ks[c], width, height, bgs[c], v_img[c], v_a[c], grads,
+                            geometry=any(ctx.needs_input_grad[:3]))
+            v_bg[c] = np.einsum("hwc,hw->c", v_img[c, ..., :dim], st.trans)
+        out = [None if like is None else torch.from_numpy(g).to(dtype=like[0], device=like[1])
+               for g, like in zip(grads + [v_bg], ctx.like)]
+        return (*out, None, None, None, None)
 
 
 def rasterize_numba(means, quats, scales, opacities, colors, viewmats, Ks, width, height, backgrounds=None):

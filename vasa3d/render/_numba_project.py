@@ -31,6 +31,7 @@ _LOG_INV_ALPHA_MIN = _F(math.log(1.0 / ALPHA_MIN))
 _TAU_PAD = _F(TAU_PAD)
 _TS = TILE_SIZE
 _JIT = dict(cache=True, fastmath=True, error_model="numpy", nogil=True)
+_N_CHUNKS = 64  # per-Gaussian loops run as this many parallel chunks
 
 
 @njit(inline="always", **_JIT)
@@ -46,13 +47,12 @@ def _rotmat(w, x, y, z):
 
 
 @njit(inline="always", **_JIT)
-def _covar_cam(quat, scale, vm):
+def _covar_cam(quat, scale, vm, a):
     """Camera-space 3D covariance (6 unique entries, row-major upper triangle) of one Gaussian."""
     qn = math.sqrt(quat[0] * quat[0] + quat[1] * quat[1] + quat[2] * quat[2] + quat[3] * quat[3])
     inv = _F(1.0) / qn
     r = _rotmat(quat[0] * inv, quat[1] * inv, quat[2] * inv, quat[3] * inv)
-    # A = Rw Rq S (3x3); Sigma_c = A A^T
-    a = np.empty((3, 3), dtype=np.float32)
+    # A = Rw Rq S (3x3, written into the scratch array a); Sigma_c = A A^T
     for i in range(3):
         for j in range(3):
             a[i, j] = (vm[i, 0] * r[j] + vm[i, 1] * r[3 + j] + vm[i, 2] * r[6 + j]) * scale[j]
@@ -75,53 +75,57 @@ def project_fwd(means, quats, scales, opacities, vm, K, width, height, rec, radi
     lxp, lxn = (w - cx) / fx + _FOVC * tan_fovx, cx / fx + _FOVC * tan_fovx
     lyp, lyn = (h - cy) / fy + _FOVC * tan_fovy, cy / fy + _FOVC * tan_fovy
     tiles_x, tiles_y = (width + _TS - 1) // _TS, (height + _TS - 1) // _TS
-    for n in prange(means.shape[0]):
-        radii[n] = 0
-        rects[n, 0] = rects[n, 1] = rects[n, 2] = rects[n, 3] = 0
-        m = means[n]
-        x = vm[0, 0] * m[0] + vm[0, 1] * m[1] + vm[0, 2] * m[2] + vm[0, 3]
-        y = vm[1, 0] * m[0] + vm[1, 1] * m[1] + vm[1, 2] * m[2] + vm[1, 3]
-        z = vm[2, 0] * m[0] + vm[2, 1] * m[1] + vm[2, 2] * m[2] + vm[2, 3]
-        if not (z >= _NEAR and z <= _FAR):
-            continue
-        s00, s01, s02, s11, s12, s22 = _covar_cam(quats[n], scales[n], vm)
-        rz = _F(1.0) / z
-        tx = z * min(lxp, max(-lxn, x * rz))
-        ty = z * min(lyp, max(-lyn, y * rz))
-        j00, j02 = fx * rz, -fx * tx * rz * rz
-        j11, j12 = fy * rz, -fy * ty * rz * rz
-        # cov2d = J Sigma_c J^T, J = [[j00, 0, j02], [0, j11, j12]]
-        ca = j00 * (j00 * s00 + j02 * s02) + j02 * (j00 * s02 + j02 * s22) + _EPS2D
-        cb = j11 * (j00 * s01 + j02 * s12) + j12 * (j00 * s02 + j02 * s22)
-        cc = j11 * (j11 * s11 + j12 * s12) + j12 * (j11 * s12 + j12 * s22) + _EPS2D
-        det = ca * cc - cb * cb
-        if not det > _F(0.0):
-            continue
-        half_tr = _F(0.5) * (ca + cc)
-        v1 = half_tr + math.sqrt(max(_F(0.01), half_tr * half_tr - det))
-        radius = _F(math.ceil(_F(3.0) * math.sqrt(v1)))
-        u = fx * x * rz + cx
-        v = fy * y * rz + cy
-        if radius <= _F(0.0) or u + radius <= 0 or u - radius >= w or v + radius <= 0 or v - radius >= h:
-            continue
-        inv_det = _F(1.0) / det
-        op = opacities[n]
-        r = rec[n]
-        r[REC_U], r[REC_V], r[REC_Z], r[REC_OP] = u, v, z, op
-        a, b, c = cc * inv_det, -cb * inv_det, ca * inv_det
-        r[REC_A], r[REC_B], r[REC_C] = a, b, c
-        tau = max(math.log(max(op, _F(1e-30))) + _LOG_INV_ALPHA_MIN + _TAU_PAD, _F(0.0))
-        r[REC_EXT_X] = math.sqrt(_F(2.0) * tau * ca)
-        r[REC_EXT_Y] = math.sqrt(_F(2.0) * tau * cc)
-        r[REC_TWO_A_TAU] = _F(2.0) * a * tau
-        r[REC_DET] = a * c - b * b
-        r[REC_INV_A] = _F(1.0) / a
-        radii[n] = np.int32(radius)
-        tr, tcx, tcy = radius / _F(_TS), u / _F(_TS), v / _F(_TS)
-        rects[n, 0] = min(max(0, np.int32(math.floor(tcx - tr))), tiles_x)
-        rects[n, 1] = min(max(0, np.int32(math.ceil(tcx + tr))), tiles_x)
-        rects[n, 2] = min(max(0, np.int32(math.floor(tcy - tr))), tiles_y)
-        rects[n, 3] = min(max(0, np.int32(math.ceil(tcy + tr))), tiles_y)
+    n_all = means.shape[0]
+    for chunk in prange(_N_CHUNKS):  # per-chunk scratch: no allocation per Gaussian
+        work = np.empty((3, 3), dtype=np.float32)
+        for n in range(chunk * n_all // _N_CHUNKS, (chunk + 1) * n_all // _N_CHUNKS):
+            radii[n] = 0
+            rects[n, 0] = rects[n, 1] = rects[n, 2] = rects[n, 3] = 0
+            rec[n, :] = _F(0.0)
+            m = means[n]
+            x = vm[0, 0] * m[0] + vm[0, 1] * m[1] + vm[0, 2] * m[2] + vm[0, 3]
+            y = vm[1, 0] * m[0] + vm[1, 1] * m[1] + vm[1, 2] * m[2] + vm[1, 3]
+            z = vm[2, 0] * m[0] + vm[2, 1] * m[1] + vm[2, 2] * m[2] + vm[2, 3]
+            if not (z >= _NEAR and z <= _FAR):
+                continue
+            s00, s01, s02, s11, s12, s22 = _covar_cam(quats[n], scales[n], vm, work)
+            rz = _F(1.0) / z
+            tx = z * min(lxp, max(-lxn, x * rz))
+            ty = z * min(lyp, max(-lyn, y * rz))
+            j00, j02 = fx * rz, -fx * tx * rz * rz
+            j11, j12 = fy * rz, -fy * ty * rz * rz
+            # cov2d = J Sigma_c J^T, J = [[j00, 0, j02], [0, j11, j12]]
+            ca = j00 * (j00 * s00 + j02 * s02) + j02 * (j00 * s02 + j02 * s22) + _EPS2D
+            cb = j11 * (j00 * s01 + j02 * s12) + j12 * (j00 * s02 + j02 * s22)
+            cc = j11 * (j11 * s11 + j12 * s12) + j12 * (j11 * s12 + j12 * s22) + _EPS2D
+            det = ca * cc - cb * cb
+            if not det > _F(0.0):
+                continue
+            half_tr = _F(0.5) * (ca + cc)
+            v1 = half_tr + math.sqrt(max(_F(0.01), half_tr * half_tr - det))
+            radius = _F(math.ceil(_F(3.0) * math.sqrt(v1)))
+            u = fx * x * rz + cx
+            v = fy * y * rz + cy
+            if radius <= _F(0.0) or u + radius <= 0 or u - radius >= w or v + radius <= 0 or v - radius >= h:
+                continue
+            inv_det = _F(1.0) / det
+            op = opacities[n]
+            r = rec[n]
+            r[REC_U], r[REC_V], r[REC_Z], r[REC_OP] = u, v, z, op
+            a, b, c = cc * inv_det, -cb * inv_det, ca * inv_det
+            r[REC_A], r[REC_B], r[REC_C] = a, b, c
+            tau = max(math.log(max(op, _F(1e-30))) + _LOG_INV_ALPHA_MIN + _TAU_PAD, _F(0.0))
+            r[REC_EXT_X] = math.sqrt(_F(2.0) * tau * ca)
+            r[REC_EXT_Y] = math.sqrt(_F(2.0) * tau * cc)
+            r[REC_TWO_A_TAU] = _F(2.0) * a * tau
+            r[REC_DET] = a * c - b * b
+            r[REC_INV_A] = _F(1.0) / a
+            radii[n] = np.int32(radius)
+            tr, tcx, tcy = radius / _F(_TS), u / _F(_TS), v / _F(_TS)
+            rects[n, 0] = min(max(0, np.int32(math.floor(tcx - tr))), tiles_x)
+            rects[n, 1] = min(max(0, np.int32(math.ceil(tcx + tr))), tiles_x)
+            rects[n, 2] = min(max(0, np.int32(math.floor(tcy - tr))), tiles_y)
+            rects[n, 3] = min(max(0, np.int32(math.ceil(tcy + tr))), tiles_y)
 
 
 @njit(**_JIT)
@@ -144,12 +148,14 @@ def _radix_argsort_f32(keys_u32, idx):
     return src  # three passes: the result ends in tmp
 
 
-@njit(**_JIT)
-def bin_tiles(rec, radii, rects, n_tiles, tiles_x):
+@njit(parallel=True, **_JIT)
+def bin_tiles(rec, radii, rects, tiles_x, tiles_y, n_chunks):
     """Depth-ordered tile lists: returns (offsets [n_tiles+1] int64, ids [n_isects] int32).
 
     Tile t holds ids[offsets[t]:offsets[t+1]], sorted front to back by camera z (ties by Gaussian index),
-    like gsplat's sort of (tile, depth) keys.
+    like gsplat's sort of (tile, depth) keys. The visible Gaussians are radix-sorted by depth once and cut into
+    n_chunks consecutive runs; each run counts its tiles in parallel, a prefix sum over (tile, run) gives every
+    run its slots, and each run fills them in parallel, so every list stays in depth order.
     """
     n = radii.shape[0]
     vis = np.empty(n, dtype=np.int32)
@@ -163,44 +169,52 @@ def bin_tiles(rec, radii, rects, n_tiles, tiles_x):
     for i in range(m):
         depth[vis[i]] = rec[vis[i], REC_Z]
     order = _radix_argsort_f32(depth.view(np.uint32), vis)
+    n_tiles = tiles_x * tiles_y
+    counts = np.zeros((n_chunks, n_tiles), dtype=np.int64)
+    for c in prange(n_chunks):
+        for i in range(c * m // n_chunks, (c + 1) * m // n_chunks):
+            g = order[i]
+            for ty in range(rects[g, 2], rects[g, 3]):
+                for tx in range(rects[g, 0], rects[g, 1]):
+                    counts[c, ty * tiles_x + tx] += 1
     offsets = np.zeros(n_tiles + 1, dtype=np.int64)
-    for i in range(m):
-        g = order[i]
-        for ty in range(rects[g, 2], rects[g, 3]):
-            for tx in range(rects[g, 0], rects[g, 1]):
-                offsets[ty * tiles_x + tx + 1] += 1
-    for t in range(n_tiles):
-        offsets[t + 1] += offsets[t]
-    fill = offsets[:-1].copy()
+    for t in range(n_tiles):  # counts become each run's first slot in each tile
+        acc = offsets[t]
+        for c in range(n_chunks):
+            k = counts[c, t]
+            counts[c, t] = acc
+            acc += k
+        offsets[t + 1] = acc
     ids = np.empty(offsets[n_tiles], dtype=np.int32)
-    for i in range(m):
-        g = order[i]
-        for ty in range(rects[g, 2], rects[g, 3]):
-            for tx in range(rects[g, 0], rects[g, 1]):
-                t = ty * tiles_x + tx
-                ids[fill[t]] = g
-                fill[t] += 1
+    for c in prange(n_chunks):
+        for i in range(c * m // n_chunks, (c + 1) * m // n_chunks):
+            g = order[i]
+            for ty in range(rects[g, 2], rects[g, 3]):
+                for tx in range(rects[g, 0], rects[g, 1]):
+                    t = ty * tiles_x + tx
+                    ids[counts[c, t]] = g
+                    counts[c, t] += 1
     return offsets, ids
 
 
-
 @njit(inline="always", **_JIT)
-def _quat_scale_bwd(quat, scale, vm, d_sc, g_quat, g_scale):
+def _quat_scale_bwd(quat, scale, vm, d_sc, g_quat, g_scale, scratch):
     """Push d loss / d Sigma_c (symmetric 3x3 d_sc) through Sigma_c = A A^T, A = Rw Rq S, into the raw
-    quaternion (through its normalisation) and the scales; accumulates into g_quat [4] and g_scale [3]."""
+    quaternion (through its normalisation) and the scales; accumulates into g_quat [4] and g_scale [3].
+    scratch: [3,3,3] float32 work space."""
     qn = math.sqrt(quat[0] * quat[0] + quat[1] * quat[1] + quat[2] * quat[2] + quat[3] * quat[3])
     inv = _F(1.0) / qn
     w, x, y, z = quat[0] * inv, quat[1] * inv, quat[2] * inv, quat[3] * inv
     r = _rotmat(w, x, y, z)
-    a = np.empty((3, 3), dtype=np.float32)
+    a, d_a, g = scratch[0], scratch[1], scratch[2].reshape(9)
     for i in range(3):
         for j in range(3):
             a[i, j] = (vm[i, 0] * r[j] + vm[i, 1] * r[3 + j] + vm[i, 2] * r[6 + j]) * scale[j]
-    d_a = np.empty((3, 3), dtype=np.float32)  # dA = 2 dSigma_c A
+    # dA = 2 dSigma_c A
     for i in range(3):
         for j in range(3):
             d_a[i, j] = _F(2.0) * (d_sc[i, 0] * a[0, j] + d_sc[i, 1] * a[1, j] + d_sc[i, 2] * a[2, j])
-    g = np.empty(9, dtype=np.float32)  # d loss / d Rq, row-major
+    # g: d loss / d Rq, row-major
     for i in range(3):
         for j in range(3):
             d_m = vm[0, i] * d_a[0, j] + vm[1, i] * d_a[1, j] + vm[2, i] * d_a[2, j]  # dM = Rw^T dA
@@ -230,63 +244,66 @@ def project_bwd(means, quats, scales, vm, K, width, height, radii, v_rec, v_z, g
     tan_fovx, tan_fovy = _F(0.5) * w / fx, _F(0.5) * h / fy
     lxp, lxn = (w - cx) / fx + _FOVC * tan_fovx, cx / fx + _FOVC * tan_fovx
     lyp, lyn = (h - cy) / fy + _FOVC * tan_fovy, cy / fy + _FOVC * tan_fovy
-    for n in prange(means.shape[0]):
-        if radii[n] == 0:
-            continue
-        m = means[n]
-        x = vm[0, 0] * m[0] + vm[0, 1] * m[1] + vm[0, 2] * m[2] + vm[0, 3]
-        y = vm[1, 0] * m[0] + vm[1, 1] * m[1] + vm[1, 2] * m[2] + vm[1, 3]
-        z = vm[2, 0] * m[0] + vm[2, 1] * m[1] + vm[2, 2] * m[2] + vm[2, 3]
-        s00, s01, s02, s11, s12, s22 = _covar_cam(quats[n], scales[n], vm)
-        rz = _F(1.0) / z
-        rz2 = rz * rz
-        xr, yr = x * rz, y * rz
-        tx = z * min(lxp, max(-lxn, xr))
-        ty = z * min(lyp, max(-lyn, yr))
-        j00, j02 = fx * rz, -fx * tx * rz2
-        j11, j12 = fy * rz, -fy * ty * rz2
-        ca = j00 * (j00 * s00 + j02 * s02) + j02 * (j00 * s02 + j02 * s22) + _EPS2D
-        cb = j11 * (j00 * s01 + j02 * s12) + j12 * (j00 * s02 + j02 * s22)
-        cc = j11 * (j11 * s11 + j12 * s12) + j12 * (j11 * s12 + j12 * s22) + _EPS2D
-        inv_det = _F(1.0) / (ca * cc - cb * cb)
-        a, b, c = cc * inv_det, -cb * inv_det, ca * inv_det
-        vr = v_rec[n]
-        g_op[n] += vr[5]
-        # conic = cov^-1: d cov = -C G C with G = [[ga, gb/2], [gb/2, gc]] (b appears twice in C)
-        ga, gb, gc = vr[2], _F(0.5) * vr[3], vr[4]
-        cg00, cg01, cg10, cg11 = a * ga + b * gb, a * gb + b * gc, b * ga + c * gb, b * gb + c * gc
-        g00 = -(cg00 * a + cg01 * b)
-        g01 = -(cg00 * b + cg01 * c)
-        g11 = -(cg10 * b + cg11 * c)
-        # cov = J Sigma_c J^T: dJ = 2 G J Sigma_c, dSigma_c = J^T G J
-        js0 = (j00 * s00 + j02 * s02, j00 * s01 + j02 * s12, j00 * s02 + j02 * s22)
-        js1 = (j11 * s01 + j12 * s02, j11 * s11 + j12 * s12, j11 * s12 + j12 * s22)
-        dj00 = _F(2.0) * (g00 * js0[0] + g01 * js1[0])
-        dj02 = _F(2.0) * (g00 * js0[2] + g01 * js1[2])
-        dj11 = _F(2.0) * (g01 * js0[1] + g11 * js1[1])
-        dj12 = _F(2.0) * (g01 * js0[2] + g11 * js1[2])
-        gj0 = (g00 * j00, g01 * j11, g00 * j02 + g01 * j12)  # rows of G J (2x3)
-        gj1 = (g01 * j00, g11 * j11, g01 * j02 + g11 * j12)
-        jt = ((j00, _F(0.0)), (_F(0.0), j11), (j02, j12))  # J^T rows
-        d_sc = np.empty((3, 3), dtype=np.float32)
-        for i in range(3):
-            for k in range(3):
-                d_sc[i, k] = jt[i][0] * gj0[k] + jt[i][1] * gj1[k]
-        _quat_scale_bwd(quats[n], scales[n], vm, d_sc, g_quats[n], g_scales[n])
-        # mean2d, the Jacobian and the depth channel -> camera-space mean
-        rz3 = rz2 * rz
-        gx = fx * rz * vr[0]
-        gy = fy * rz * vr[1]
-        gz = -fx * x * rz2 * vr[0] - fy * y * rz2 * vr[1] + v_z[n] - fx * rz2 * dj00 - fy * rz2 * dj11
-        if xr <= lxp and xr >= -lxn:
-            gx += -fx * rz2 * dj02
-            gz += _F(2.0) * fx * tx * rz3 * dj02
-        else:
-            gz += fx * tx * rz3 * dj02
-        if yr <= lyp and yr >= -lyn:
-            gy += -fy * rz2 * dj12
-            gz += _F(2.0) * fy * ty * rz3 * dj12
-        else:
-            gz += fy * ty * rz3 * dj12
-        for i in range(3):
-            g_means[n, i] += vm[0, i] * gx + vm[1, i] * gy + vm[2, i] * gz
+    n_all = means.shape[0]
+    for chunk in prange(_N_CHUNKS):  # per-chunk scratch: no allocation per Gaussian
+        scratch = np.empty((4, 3, 3), dtype=np.float32)
+        for n in range(chunk * n_all // _N_CHUNKS, (chunk + 1) * n_all // _N_CHUNKS):
+            if radii[n] == 0:
+                continue
+            m = means[n]
+            x = vm[0, 0] * m[0] + vm[0, 1] * m[1] + vm[0, 2] * m[2] + vm[0, 3]
+            y = vm[1, 0] * m[0] + vm[1, 1] * m[1] + vm[1, 2] * m[2] + vm[1, 3]
+            z = vm[2, 0] * m[0] + vm[2, 1] * m[1] + vm[2, 2] * m[2] + vm[2, 3]
+            s00, s01, s02, s11, s12, s22 = _covar_cam(quats[n], scales[n], vm, scratch[0])
+            rz = _F(1.0) / z
+            rz2 = rz * rz
+            xr, yr = x * rz, y * rz
+            tx = z * min(lxp, max(-lxn, xr))
+            ty = z * min(lyp, max(-lyn, yr))
+            j00, j02 = fx * rz, -fx * tx * rz2
+            j11, j12 = fy * rz, -fy * ty * rz2
+            ca = j00 * (j00 * s00 + j02 * s02) + j02 * (j00 * s02 + j02 * s22) + _EPS2D
+            cb = j11 * (j00 * s01 + j02 * s12) + j12 * (j00 * s02 + j02 * s22)
+            cc = j11 * (j11 * s11 + j12 * s12) + j12 * (j11 * s12 + j12 * s22) + _EPS2D
+            inv_det = _F(1.0) / (ca * cc - cb * cb)
+            a, b, c = cc * inv_det, -cb * inv_det, ca * inv_det
+            vr = v_rec[n]
+            g_op[n] += vr[5]
+            # conic = cov^-1: d cov = -C G C with G = [[ga, gb/2], [gb/2, gc]] (b appears twice in C)
+            ga, gb, gc = vr[2], _F(0.5) * vr[3], vr[4]
+            cg00, cg01, cg10, cg11 = a * ga + b * gb, a * gb + b * gc, b * ga + c * gb, b * gb + c * gc
+            g00 = -(cg00 * a + cg01 * b)
+            g01 = -(cg00 * b + cg01 * c)
+            g11 = -(cg10 * b + cg11 * c)
+            # cov = J Sigma_c J^T: dJ = 2 G J Sigma_c, dSigma_c = J^T G J
+            js0 = (j00 * s00 + j02 * s02, j00 * s01 + j02 * s12, j00 * s02 + j02 * s22)
+            js1 = (j11 * s01 + j12 * s02, j11 * s11 + j12 * s12, j11 * s12 + j12 * s22)
+            dj00 = _F(2.0) * (g00 * js0[0] + g01 * js1[0])
+            dj02 = _F(2.0) * (g00 * js0[2] + g01 * js1[2])
+            dj11 = _F(2.0) * (g01 * js0[1] + g11 * js1[1])
+            dj12 = _F(2.0) * (g01 * js0[2] + g11 * js1[2])
+            gj0 = (g00 * j00, g01 * j11, g00 * j02 + g01 * j12)  # rows of G J (2x3)
+            gj1 = (g01 * j00, g11 * j11, g01 * j02 + g11 * j12)
+            jt = ((j00, _F(0.0)), (_F(0.0), j11), (j02, j12))  # J^T rows
+            d_sc = scratch[3]
+            for i in range(3):
+                for k in range(3):
+                    d_sc[i, k] = jt[i][0] * gj0[k] + jt[i][1] * gj1[k]
+            _quat_scale_bwd(quats[n], scales[n], vm, d_sc, g_quats[n], g_scales[n], scratch[:3])
+            # mean2d, the Jacobian and the depth channel -> camera-space mean
+            rz3 = rz2 * rz
+            gx = fx * rz * vr[0]
+            gy = fy * rz * vr[1]
+            gz = -fx * x * rz2 * vr[0] - fy * y * rz2 * vr[1] + v_z[n] - fx * rz2 * dj00 - fy * rz2 * dj11
+            if xr <= lxp and xr >= -lxn:
+                gx += -fx * rz2 * dj02
+                gz += _F(2.0) * fx * tx * rz3 * dj02
+            else:
+                gz += fx * tx * rz3 * dj02
+            if yr <= lyp and yr >= -lyn:
+                gy += -fy * rz2 * dj12
+                gz += _F(2.0) * fy * ty * rz3 * dj12
+            else:
+                gz += fy * ty * rz3 * dj12
+            for i in range(3):
+                g_means[n, i] += vm[0, i] * gx + vm[1, i] * gy + vm[2, i] * gz

@@ -134,6 +134,7 @@ def rasterize_torch(means, quats, scales, opacities, colors, viewmats, Ks, width
     Returns (rgb [C,H,W,D], alpha [C,H,W,1], depth [C,H,W,1]), differentiable with autograd in means, quats,
     scales, opacities, colors and backgrounds. Memory grows with (Gaussians per tile) x 256 per tile.
     """
+    viewmats, Ks = viewmats.to(means), Ks.to(means)  # cameras are not differentiated: any float dtype
     num_cams, dim = viewmats.shape[0], colors.shape[1]
     tiles_x, tiles_y = math.ceil(width / TILE_SIZE), math.ceil(height / TILE_SIZE)
     ys, xs = torch.meshgrid(torch.arange(TILE_SIZE), torch.arange(TILE_SIZE), indexing="ij")

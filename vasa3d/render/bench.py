@@ -10,18 +10,20 @@ plane, in-plane scales 2-4 mm, thickness 0.4 mm, opacities 0.5-1, random colours
 Reported fields:
 - median_ms / best_ms: wall time of one `rasterize` call (forward) or forward + `backward()` of a random linear
   loss of rgb, alpha and depth (--backward), over `repeats` calls after one warm-up call; fps = 1000 / median_ms.
-- compile_s: wall time of the first call minus median_ms (numba JIT compile, or loading numba's disk cache when
-  it is warm: see numba_cache_hits / numba_cache_misses).
+- compile_s: wall time of the first call minus median_ms: numba's JIT compile when its disk cache is cold, or
+  loading the cached machine code when warm (numba_cache_hits / numba_cache_misses say which); --cold-cache
+  points numba at a fresh, empty cache directory first, to measure the full compile.
 - gaussian_pixel_evals_per_s: *estimated*, not counted: the number of (Gaussian, pixel) pairs inside the
   projected 3-sigma boxes (clipped to the image), i.e. what a per-pixel gsplat loop without early termination
   would evaluate, divided by the forward time. The numba kernel evaluates far fewer (rows of the alpha >= 1/255
   ellipse only, and stops at saturated pixels).
 - peak_memory_mb: the process's peak resident set size (resource.getrusage ru_maxrss) measured before the torch
   reference runs; includes the Python/torch/numba baseline given as baseline_rss_mb.
-- speedup_vs_torch: torch-reference time / median_ms on the same scene and size. The forward reference runs at
-  full N; the backward reference keeps every autograd intermediate (~100 B per Gaussian-pixel pair), so it runs
-  on a random subset of at most `torch_max_n` Gaussians and its time is scaled by N / n_subset (time is linear
-  in the number of tile-Gaussian pairs); torch_n and torch_scaled say which was done.
+- speedup_vs_torch: torch-reference time (one call) / median_ms on the same scene and size. The forward
+  reference runs at full N. The backward reference keeps every autograd intermediate (~2.4 GB at N = 50k,
+  256 px), so above TORCH_BACKWARD_MAX_N * (256 / size)^2 Gaussians it runs on a random subset of that many
+  and its time is scaled by N / n_subset (time is linear in the number of tile-Gaussian pairs); torch_n and
+  torch_scaled say which was done; torch_peak_rss_mb is the process peak after it ran.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ HEAD_DISTANCE_M = 1.0
 FOV_DEG = 22.0
 DISC_SCALE_RANGE_M = (0.002, 0.004)
 DISC_THICKNESS_M = 0.0004
-TORCH_BACKWARD_MAX_N = 12_500
+TORCH_BACKWARD_MAX_N = 50_000  # at 256 px; scaled by (256 / size)^2 (about 2.5 GB for the torch backward)
 
 
 def head_scene(n: int, size: int, seed: int = 0) -> dict[str, torch.Tensor | int]:
@@ -168,7 +170,7 @@ def bench_render(n: int, size: int, backward: bool, backend: str = "auto", repea
 
 def _torch_speedup(scene: dict, n: int, backward: bool, grads: tuple | None, median: float, seed: int) -> dict:
     """Time the torch reference once on the same scene (a subset for --backward) and compare."""
-    sub_n = min(n, TORCH_BACKWARD_MAX_N) if backward else n
+    sub_n = min(n, max(1, int(TORCH_BACKWARD_MAX_N * (256 / scene['width']) ** 2))) if backward else n
     sub = scene
     if sub_n < n:
         keep = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:sub_n]
@@ -176,7 +178,8 @@ def _torch_speedup(scene: dict, n: int, backward: bool, grads: tuple | None, med
                for k, v in scene.items()}
     ref = _run_once(sub, "torch", backward, grads) * (n / sub_n)
     return dict(torch_ms=round(ref * 1e3, 1), torch_n=sub_n, torch_scaled=sub_n < n,
-                speedup_vs_torch=round(ref / median, 1))
+                speedup_vs_torch=round(ref / median, 1),
+                torch_peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -189,14 +192,37 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-torch", action="store_true", help="skip the torch-reference speedup measurement")
+    p.add_argument("--cold-cache", action="store_true", help="compile numba kernels into an empty cache")
     return p
+
+
+def _use_empty_numba_cache() -> str:
+    """Point numba's on-disk cache at a new temporary directory (before any kernel module is imported)."""
+    import atexit
+    import os
+    import shutil
+    import sys
+    import tempfile
+
+    if "vasa3d.render._numba_raster" in sys.modules:
+        raise RuntimeError("--cold-cache must be set before the numba kernels are imported")
+    path = tempfile.mkdtemp(prefix="vasa3d-numba-cache-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    os.environ["NUMBA_CACHE_DIR"] = path
+    from numba.core import config
+
+    config.reload_config()
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse argv, run `bench_render`, print its JSON; returns the exit code (0)."""
     args = build_parser().parse_args(argv)
+    if args.cold_cache:
+        _use_empty_numba_cache()
     result = bench_render(args.n, args.size, args.backward, args.backend, args.repeats, args.seed,
                           torch_reference=not args.no_torch)
+    result["numba_cache"] = "cold" if args.cold_cache else "as found"
     print(json.dumps(result, indent=2))
     return 0
 

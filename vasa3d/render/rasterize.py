@@ -3,7 +3,9 @@
 The maths and conventions are gsplat's (Ye et al. 2024, `gsplat.rasterization`, v1.0-1.3 rules) which follow
 3DGS (Kerbl et al. 2023); `_torch_ref.py` states every rule. Backends:
 
-- ``numba``: CPU kernels (default without CUDA), forward and backward, parallel over 16x16 tiles.
+- ``numba``: CPU kernels (default without CUDA), forward and backward, parallel over 16x16 tiles on numba's
+  thread pool (all cores unless NUMBA_NUM_THREADS / numba.set_num_threads say otherwise). The first call in a
+  process compiles the kernels (several seconds) or loads them from numba's on-disk cache (under a second).
 - ``gsplat``: the CUDA library, used when it imports and the tensors are on a CUDA device.
 - ``torch``: the plain-PyTorch reference (slow, memory-hungry; tests and small scenes).
 """
