@@ -137,3 +137,20 @@ def test_say_writes_speech_with_phone_timings(tmp_path, capsys):
     assert all(a[1] <= b[0] + 1e-6 for a, b in zip(phones, phones[1:]))
     assert abs(phones[-1][1] - report["duration_s"]) < 0.05
     assert out.exists()
+
+
+def test_doctor_reports_the_cpu_backends(capsys):
+    import json
+
+    assert main(["doctor"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert {"numba", "torch"} <= set(info["rasterizer_backends"])
+    assert info["mediapipe"] == "0.10.21"
+
+
+def test_bench_render_prints_json(capsys):
+    import json
+
+    assert main(["bench", "render", "--n", "2000", "--size", "64", "--repeats", "2"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["backend"] == "numba" and report["median_ms"] > 0 and report["fps"] > 0
