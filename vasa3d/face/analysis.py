@@ -173,6 +173,11 @@ def _crop_square(image: np.ndarray, crop_box: tuple[float, float, float], size: 
         k = int(2 * round(0.5 / s) + 1)
         image = cv2.GaussianBlur(image, (k, k), 0.5 / s)
     out = cv2.warpAffine(image, M, (size, size), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+    inside = cv2.warpAffine(np.ones(image.shape[:2], np.float32), M, (size, size), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    if inside.min() < 1.0:   # past the photo's edge: a soft blur of the edge colours instead of streaks
+        soft = cv2.GaussianBlur(out, (0, 0), size / 24.0)
+        out = inside[..., None] * out + (1.0 - inside[..., None]) * soft
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
