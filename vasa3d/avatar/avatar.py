@@ -19,6 +19,8 @@ from vasa3d.errors import InputError
 from vasa3d.head.model import HeadModel, build_head
 
 FORMAT_VERSION = 1
+MAX_OPACITY = 0.99   # below gsplat's 0.999 alpha clamp: a splat centred on a pixel then never trips the T < 1e-4 stop
+                     # and leaves the pixel 10% transparent (dense pixel-aligned splats hit that rule everywhere)
 
 
 @dataclass
@@ -44,7 +46,8 @@ class Avatar:
 
     def __post_init__(self) -> None:
         self._colors = np.concatenate([self.face.colors, self.rigid.colors]).astype(np.float32)
-        self._opacities = np.concatenate([self.face.opacities, self.rigid.opacities]).astype(np.float32)
+        opacities = np.concatenate([self.face.opacities, self.rigid.opacities]).astype(np.float32)
+        self._opacities = np.minimum(opacities, MAX_OPACITY)
 
     @property
     def num_gaussians(self) -> int:
