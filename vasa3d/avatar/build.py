@@ -241,7 +241,11 @@ def _body_gaussians(obs, head, cam, tri_id, holes, config) -> RigidGaussians:
     t_body = np.where(on_neck & (t_neck < t_plane), t_neck, t_plane)
     t = np.where(on_head, t_shell, t_body)
     pts = cam.centre + t[:, None] * dirs
-    normals = np.where((on_head & hit)[:, None], (pts - head.shell_centre) / head.shell_radii ** 2, toward_cam)
+    normals = (pts - head.shell_centre) / head.shell_radii ** 2
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    # Halfway between the surface normal and the view: grazing discs at the skull's silhouette would otherwise
+    # project to streaks (a visible seam in the hair); the view angle of a disc stays below 45 degrees.
+    normals = np.where((on_head & hit)[:, None], normals + toward_cam, toward_cam)
     normals /= np.linalg.norm(normals, axis=1, keepdims=True)
     part = np.where(on_head, PART_SKULL, PART_BODY).astype(np.int8)
     g = _rigid_from_pixels(obs, cam, yy, xx, pts, normals, PART_BODY, head, st, config.normal_thickness,
@@ -270,7 +274,7 @@ def _back_of_head(head: HeadModel, cam: _Camera, body: RigidGaussians, config: A
     normals /= np.linalg.norm(normals, axis=1, keepdims=True)
     view = cam.centre - pts
     facing = np.einsum("ij,ij->i", normals, view / np.linalg.norm(view, axis=1, keepdims=True))
-    keep = (facing < 0.3) & (pts[:, 1] > head.jaw_line_y + 0.02)
+    keep = (facing < -0.05) & (pts[:, 1] > head.jaw_line_y + 0.02)   # hidden from the photo camera only
     pts, normals = pts[keep], normals[keep]
     top = body.part == PART_SKULL
     hair = np.median(body.colors[top], axis=0) if top.any() else np.array([0.2, 0.15, 0.1])
