@@ -102,6 +102,6 @@ def build_head(landmarks_head: np.ndarray) -> HeadModel:
 
 
 def _eye_centre(face: np.ndarray, contour) -> np.ndarray:
-    """Eyeball centre: behind the eye-opening centroid by 0.9 radius, so the sphere bulges into the opening."""
+    """Eyeball centre: behind the eye-opening centroid by 1.2 radii, so the closed lids (on the contour) cover it."""
     c = face[list(contour)].mean(axis=0)
-    return c - np.array([0.0, 0.0, 0.9 * EYEBALL_RADIUS_M], np.float32)
+    return c - np.array([0.0, 0.0, 1.2 * EYEBALL_RADIUS_M], np.float32)
