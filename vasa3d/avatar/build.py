@@ -293,6 +293,12 @@ def _grid(x0, x1, y0, y1, step):
     return gx.ravel(), gy.ravel()
 
 
+def _mouth_shade(x: np.ndarray, cx: float, half_w: float) -> np.ndarray:
+    """Ambient shading [N] of the mouth interior: 1 at the middle, darker towards the corners (cheeks shadow the
+    side teeth), so the teeth read as a curved row rather than a flat white band."""
+    return np.clip(1.0 - 0.55 * ((x - cx) / max(half_w, 1e-3)) ** 2, 0.35, 1.0)
+
+
 def _mouth_interior(head: HeadModel) -> RigidGaussians:
     """Dark cavity (skull), upper teeth (skull), lower teeth and tongue (jaw), behind the lips."""
     f = head.face_rest
@@ -308,7 +314,8 @@ def _mouth_interior(head: HeadModel) -> RigidGaussians:
         groups.append(RigidGaussians(
             means=np.stack([x, y, z], 1).astype(np.float32), quats=np.tile(np.float32([1, 0, 0, 0]), (n, 1)),
             scales=np.tile(np.float32([step * size, step * size, step * 0.3]), (n, 1)),
-            colors=np.tile(np.float32(color), (n, 1)), opacities=np.ones(n, np.float32),
+            colors=(np.float32(color)[None, :] * _mouth_shade(x, cx, half_w)[:, None]).astype(np.float32),
+            opacities=np.ones(n, np.float32),
             part=np.full(n, part, np.int8), skin=np.ones(n, np.float32)))
 
     bulge = lambda x, depth: z_lip - depth - 0.25 * (x - cx) ** 2 / max(half_w, 1e-3)  # noqa: E731
@@ -319,9 +326,9 @@ def _mouth_interior(head: HeadModel) -> RigidGaussians:
     x, y = _grid(cx - 0.95 * half_w, cx + 0.95 * half_w, y_low, y_top + 0.004, 2 * step)
     add(x, y, bulge(x, 0.026), (0.05, 0.012, 0.015), PART_SKULL, size=2.6)      # back wall: never see-through
     x, y = _grid(cx - 0.75 * half_w, cx + 0.75 * half_w, y_top - 0.009, y_top + 0.002, step)
-    add(x, y, bulge(x, 0.0045), (0.86, 0.84, 0.78), PART_SKULL)
+    add(x, y, bulge(x, 0.0045), (0.80, 0.77, 0.70), PART_SKULL)
     x, y = _grid(cx - 0.65 * half_w, cx + 0.65 * half_w, y_bot - 0.006, y_bot + 0.003, step)
-    add(x, y, bulge(x, 0.0065), (0.80, 0.78, 0.72), PART_JAW)
+    add(x, y, bulge(x, 0.0065), (0.70, 0.67, 0.60), PART_JAW)
     x, y = _grid(cx - 0.6 * half_w, cx + 0.6 * half_w, y_bot - 0.022, y_bot - 0.004, step)
     add(x, y, bulge(x, 0.012), (0.50, 0.20, 0.20), PART_JAW)
     return RigidGaussians.concatenate(groups)
