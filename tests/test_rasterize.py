@@ -276,3 +276,13 @@ def test_gsplat_matches_reference_on_cuda():
         assert float((getattr(out_g, name) - getattr(out_t, name)).abs().max()) < 1e-3, name
     for name in PARAMS:
         assert _rel(grads_g[name], grads_t[name]) < 1e-2, name
+
+
+def test_numba_kernel_constants_equal_the_reference():
+    """The numba modules hold literal copies (their disk cache cannot see imported values); keep them in step."""
+    from vasa3d.render import _numba_project, _numba_raster, _torch_ref
+
+    for mod in (_numba_project, _numba_raster):
+        for name in ("ALPHA_MIN", "TILE_SIZE", "ALPHA_MAX", "T_MIN", "EPS2D", "FAR_PLANE", "FOV_CLAMP", "NEAR_PLANE"):
+            if hasattr(mod, name):
+                assert getattr(mod, name) == getattr(_torch_ref, name), f"{mod.__name__}.{name}"

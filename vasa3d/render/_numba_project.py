@@ -19,7 +19,15 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from vasa3d.render._torch_ref import ALPHA_MIN, EPS2D, FAR_PLANE, FOV_CLAMP, NEAR_PLANE, TILE_SIZE
+# The kernels' constants are literals here, not imported: numba's on-disk cache is keyed on this file only, so an
+# imported value that changed would keep being served stale from the cache. tests/test_rasterize.py checks that
+# they equal the reference's (vasa3d.render._torch_ref).
+ALPHA_MIN = 1.0 / 255.0
+EPS2D = 0.3
+FAR_PLANE = 1e10
+FOV_CLAMP = 0.3
+NEAR_PLANE = 0.01
+TILE_SIZE = 16
 
 REC = 12
 REC_U, REC_V, REC_A, REC_B, REC_C, REC_OP, REC_Z, REC_EXT_X, REC_EXT_Y, REC_TWO_A_TAU, REC_DET, REC_INV_A = range(REC)

@@ -28,7 +28,13 @@ from numba.extending import intrinsic
 from vasa3d.render._numba_project import (
     REC_A, REC_B, REC_C, REC_DET, REC_EXT_X, REC_EXT_Y, REC_INV_A, REC_OP, REC_TWO_A_TAU, REC_U, REC_V,
 )
-from vasa3d.render._torch_ref import ALPHA_MAX, ALPHA_MIN, T_MIN, TILE_SIZE
+# The kernels' constants are literals here, not imported: numba's on-disk cache is keyed on this file only, so an
+# imported value that changed would keep being served stale from the cache. tests/test_rasterize.py checks that
+# they equal the reference's (vasa3d.render._torch_ref).
+ALPHA_MAX = 0.99
+ALPHA_MIN = 1.0 / 255.0
+T_MIN = 1e-4
+TILE_SIZE = 16
 
 FAST_CH = 4  # features blended at constant offsets (RGB + depth); callers pad feats to at least this many
 _F = np.float32

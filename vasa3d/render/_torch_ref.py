@@ -29,7 +29,8 @@ FAR_PLANE = 1e10         # metres; gsplat culls z > far_plane
 EPS2D = 0.3              # px^2 added to the 2D covariance diagonal (low-pass filter)
 TILE_SIZE = 16           # pixels per tile side
 ALPHA_MIN = 1.0 / 255.0  # contributions with smaller alpha are skipped
-ALPHA_MAX = 0.99         # 3DGS and the issue spec: 0.99 (gsplat 1.x uses 0.999, which leaves T ~ 0.1 holes in dense pixel-aligned splats: a Gaussian that would take T below 1e-4 is dropped)
+ALPHA_MAX = 0.99         # 3DGS's clamp. gsplat 1.x uses 0.999, which leaves dense pixel-aligned splats ~10% see-
+                         # through: a splat that would take T to 1e-4 or below is dropped, not composited
 T_MIN = 1e-4             # a pixel is done when its transmittance would drop to or below this
 FOV_CLAMP = 0.3          # the Jacobian's x/z, y/z are clamped to the image bounds + 0.3 * tan(half FOV)
 
