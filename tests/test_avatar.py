@@ -95,3 +95,19 @@ def test_loading_a_non_avatar_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(InputError, match="avatar"):
         Avatar.load(bad)
+
+
+def test_eye_look_turns_one_eyeball_and_jaw_left_moves_the_lower_teeth(obama_avatar):
+    from vasa3d.avatar.types import PART_EYE_L, PART_EYE_R, PART_JAW
+
+    av = obama_avatar
+    rest = av.rest()
+    n_face = len(av.face)
+    look = av.pose(_pose(("eyeLookOutLeft",), (1.0,)))
+    moved = np.linalg.norm(look.means - rest.means, axis=1) > 1e-6
+    assert moved[n_face:][av.rigid.part == PART_EYE_L].all()
+    assert not moved[n_face:][av.rigid.part == PART_EYE_R].any()
+    shifted = av.pose(_pose(("jawLeft",), (1.0,)))
+    jaw = np.flatnonzero(av.rigid.part == PART_JAW) + n_face
+    dx = shifted.means[jaw, 0] - rest.means[jaw, 0]
+    np.testing.assert_allclose(dx, 0.006, atol=1e-6)       # the subject's left is +x

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vasa3d.arkit import MOTION_BLENDSHAPES
+from vasa3d.arkit import ARKIT_BLENDSHAPES, MOTION_BLENDSHAPES
+from vasa3d.head.rig import GAZE_SHAPES, JAW_SHIFTS_M
 from vasa3d.head import topology as topo
 
 
@@ -25,7 +26,14 @@ def test_rig_supports_every_motion_name_and_rejects_unknown_names(head):
         head.rig.deform(head.face_rest, ("mouthSmileLeftt",), np.ones(1))
 
 
-@pytest.mark.parametrize("name", [n for n in MOTION_BLENDSHAPES if n != "jawOpen"])
+REGIONAL = [n for n in ARKIT_BLENDSHAPES if n not in ("jawOpen", "tongueOut") + GAZE_SHAPES + tuple(JAW_SHIFTS_M)]
+
+
+def test_rig_covers_the_arkit_face_and_says_what_it_lacks(head):
+    assert set(ARKIT_BLENDSHAPES) - set(head.rig.supported) == {"tongueOut"}
+
+
+@pytest.mark.parametrize("name", REGIONAL)
 def test_each_shape_moves_only_its_region(head, name):
     delta = head.rig.deltas[head.rig.names.index(name)]
     moved = np.linalg.norm(delta, axis=1) > 0
@@ -34,6 +42,15 @@ def test_each_shape_moves_only_its_region(head, name):
     far = np.linalg.norm(head.face_rest - head.face_rest[moved].mean(axis=0), axis=1) > 0.08
     assert not (moved & far).any()
     assert np.abs(delta[~moved]).max(initial=0.0) == 0.0
+
+
+@pytest.mark.parametrize("name", list(JAW_SHIFTS_M))
+def test_jaw_shifts_move_only_the_jaw(head, name):
+    delta = head.rig.deltas[head.rig.names.index(name)]
+    moved = np.linalg.norm(delta, axis=1) > 0
+    assert moved.any() and not (moved & (head.rig.jaw_weights == 0)).any()
+    for i in (168, 6, 33, 133, 263, 362, 10, 13, 0):      # nose bridge, eye corners, forehead, upper lip
+        assert not moved[i]
 
 
 def test_left_shapes_move_the_subjects_left_side(head):

@@ -16,7 +16,7 @@ from vasa3d.avatar.quat import matrix_from_axis_angle, quat_from_axis_angle, qua
     triangle_frames
 from vasa3d.avatar.types import PART_EYE_L, PART_EYE_R, PART_JAW, BoundGaussians, RigidGaussians
 from vasa3d.head.model import HeadModel
-from vasa3d.head.rig import JAW_OPEN_MAX_RAD, rotate_about_hinge
+from vasa3d.head.rig import EYE_LOOK_MAX_RAD, JAW_OPEN_MAX_RAD, JAW_SHIFTS_M, rotate_about_hinge
 
 
 @dataclass
@@ -52,7 +52,9 @@ def pose_gaussians(head: HeadModel, face: BoundGaussians, rigid: RigidGaussians,
     verts = head.rig.deform(head.face_rest, pose.names, pose.coeffs)
     f_means, f_quats, f_scales = _bound(head, verts, face)
     jaw_angle = JAW_OPEN_MAX_RAD * _coeff(pose, "jawOpen")
-    r_means, r_quats = _rigid_local(head, rigid, jaw_angle, pose.gaze)
+    jaw_shift = sum((_coeff(pose, n) * np.asarray(v, np.float32) for n, v in JAW_SHIFTS_M.items()),
+                    np.zeros(3, np.float32))
+    r_means, r_quats = _rigid_local(head, rigid, jaw_angle, jaw_shift, _eye_gazes(pose))
     means = np.concatenate([f_means, r_means])
     quats = np.concatenate([f_quats, r_quats])
     skin = np.concatenate([np.ones(len(face), np.float32), rigid.skin])
@@ -78,22 +80,36 @@ def _bound(head: HeadModel, verts: np.ndarray, g: BoundGaussians):
     return means.astype(np.float32), quats, scales.astype(np.float32)
 
 
-def _rigid_local(head: HeadModel, g: RigidGaussians, jaw_angle: float, gaze: np.ndarray):
-    """Jaw and eyeball motion of the rigid Gaussians, before the head turns."""
+def _eye_gazes(pose: FramePose) -> tuple[np.ndarray, np.ndarray]:
+    """(yaw, pitch) in radians of the right and the left eyeball: the sequence's gaze plus the ARKit eyeLook*
+    coefficients (In/Out are relative to the nose; +yaw looks to the viewer's right = the subject's left)."""
+    c = lambda name: _coeff(pose, name)  # noqa: E731
+    base = np.asarray(pose.gaze, np.float32).reshape(2)
+    right = base + EYE_LOOK_MAX_RAD * np.array([c("eyeLookInRight") - c("eyeLookOutRight"),
+                                                c("eyeLookUpRight") - c("eyeLookDownRight")], np.float32)
+    left = base + EYE_LOOK_MAX_RAD * np.array([c("eyeLookOutLeft") - c("eyeLookInLeft"),
+                                               c("eyeLookUpLeft") - c("eyeLookDownLeft")], np.float32)
+    return right, left
+
+
+def _rigid_local(head: HeadModel, g: RigidGaussians, jaw_angle: float, jaw_shift: np.ndarray, gazes):
+    """Jaw (shift, then hinge rotation) and eyeball motion of the rigid Gaussians, before the head turns."""
     means, quats = g.means.copy(), g.quats.copy()
     jaw = g.part == PART_JAW
+    if jaw_shift.any():        # as on the mesh: the linear shapes first, then the hinge rotation
+        means[jaw] += jaw_shift
     if jaw_angle != 0.0 and jaw.any():
         means[jaw] = rotate_about_hinge(means[jaw], np.ones(int(jaw.sum()), np.float32), head.rig.jaw_hinge, jaw_angle)
         q = np.array([[np.cos(jaw_angle / 2), np.sin(jaw_angle / 2), 0, 0]], np.float32)
         quats[jaw] = quat_multiply(q, quats[jaw])
-    yaw, pitch = float(gaze[0]), float(gaze[1])
-    if yaw != 0.0 or pitch != 0.0:
+    for part, centre, (yaw, pitch) in ((PART_EYE_R, head.eye_centres[0], gazes[0]),
+                                       (PART_EYE_L, head.eye_centres[1], gazes[1])):
+        if yaw == 0.0 and pitch == 0.0:
+            continue
         R = matrix_from_axis_angle(np.array([0.0, yaw, 0.0])) @ matrix_from_axis_angle(np.array([-pitch, 0.0, 0.0]))
-        q = quat_from_matrix(R[None])
-        for part, centre in ((PART_EYE_R, head.eye_centres[0]), (PART_EYE_L, head.eye_centres[1])):
-            sel = g.part == part
-            means[sel] = (means[sel] - centre) @ R.T + centre
-            quats[sel] = quat_multiply(q, quats[sel])
+        sel = g.part == part
+        means[sel] = (means[sel] - centre) @ R.T + centre
+        quats[sel] = quat_multiply(quat_from_matrix(R[None]), quats[sel])
     return means, quats
 
 

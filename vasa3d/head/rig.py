@@ -18,6 +18,12 @@ from vasa3d.head import topology as topo
 
 JAW_OPEN_MAX_RAD = 0.30          # jaw rotation at jawOpen = 1 (about 17 degrees)
 JAW_HINGE_OFFSET_M = (0.0, -0.012, 0.012)   # hinge relative to the head centre (between the ears)
+JAW_SHIFTS_M = {"jawLeft": (0.006, 0.0, 0.0), "jawRight": (-0.006, 0.0, 0.0), "jawForward": (0.0, 0.0, 0.005)}
+"""Translation of the jaw (chin, lower lip, lower teeth, tongue) at coefficient 1; subject's left = +x."""
+GAZE_SHAPES = ("eyeLookUpLeft", "eyeLookDownLeft", "eyeLookInLeft", "eyeLookOutLeft",
+               "eyeLookUpRight", "eyeLookDownRight", "eyeLookInRight", "eyeLookOutRight")
+"""Names that turn the eyeballs (see `vasa3d.avatar.pose`); they do not move the mesh."""
+EYE_LOOK_MAX_RAD = 0.45   # eyeball rotation at an eyeLook* coefficient of 1 (about 26 degrees)
 
 
 @dataclass
@@ -151,6 +157,8 @@ def build_rig(rest: np.ndarray, triangles: np.ndarray, head_centre_to_mouth_scal
     shapes.update(_mouth_shapes(rest, A, k, gap))
     shapes.update(_eye_shapes(rest, A))
     shapes.update(_brow_shapes(rest, A, k))
+    shapes.update(_more_shapes(rest, A, k, jaw_w))
+    shapes.update({name: np.zeros_like(rest) for name in GAZE_SHAPES})
     names = tuple(shapes)
     deltas = np.stack([shapes[n] for n in names]).astype(np.float32)
     return ExpressionRig(names=names, deltas=deltas, jaw_weights=jaw_w, jaw_hinge=hinge)
@@ -246,4 +254,41 @@ def _brow_shapes(rest, A, k: float) -> dict[str, np.ndarray]:
     for name, brow in (("Left", topo.BROW_LEFT), ("Right", topo.BROW_RIGHT)):
         outer = {i: np.array([0.0, 0.007 * k, 0.0]) for i in brow if i not in topo.BROW_INNER}
         s[f"browOuterUp{name}"] = _shape(rest, A, outer, 0.03 * k, pinned=topo.BROW_INNER)
+    return s
+
+
+def _more_shapes(rest, A, k: float, jaw_w: np.ndarray) -> dict[str, np.ndarray]:
+    """The rest of the ARKit face: jaw shifts, mouth sideways/frown/dimple/shrug, lids wide/squint, brows down,
+    cheeks puff/squint, nose sneer. Each moves only its region (harmonic spread from its handles)."""
+    vec = lambda x, y, z: np.array([x, y, z], dtype=np.float64) * k  # noqa: E731
+    lips = sorted(set(topo.LIP_UPPER_OUTER + topo.LIP_LOWER_OUTER + topo.LIP_UPPER_INNER + topo.LIP_LOWER_INNER))
+    R = 0.035 * k
+    s: dict[str, np.ndarray] = {n: (jaw_w[:, None] * np.asarray(v, np.float32)[None]) for n, v in JAW_SHIFTS_M.items()}
+    s["mouthShrugLower"] = _shape(rest, A, {i: vec(0, 0.003, 0.003) for i in topo.LIP_LOWER_OUTER[1:-1]}, R,
+                                  pinned=topo.LIP_UPPER_OUTER)
+    s["mouthShrugUpper"] = _shape(rest, A, {i: vec(0, 0.003, 0.002) for i in topo.LIP_UPPER_OUTER[1:-1]}, R,
+                                  pinned=topo.LIP_LOWER_OUTER)
+    s["cheekPuff"] = _shape(rest, A, {i: vec(np.sign(rest[i, 0]) * 0.006, 0, 0.004) for i in (50, 280, 205, 425)},
+                            0.03 * k, pinned=lips)
+    for side, name in ((1, "Left"), (-1, "Right")):
+        corner = [291, 308] if side > 0 else [61, 78]
+        s[f"mouth{name}"] = _shape(rest, A, {i: vec(side * 0.006, 0, 0) for i in lips}, R)
+        s[f"mouthFrown{name}"] = _shape(rest, A, {i: vec(0, -0.006, -0.001) for i in corner}, R, pinned=[13, 14, 0, 17])
+        s[f"mouthDimple{name}"] = _shape(rest, A, {i: vec(side * 0.003, 0, -0.004) for i in corner}, R,
+                                         pinned=[13, 14, 0, 17])
+        upper, lower = (topo.EYE_LEFT_UPPER, topo.EYE_LEFT_LOWER) if side > 0 else (topo.EYE_RIGHT_UPPER,
+                                                                                   topo.EYE_RIGHT_LOWER)
+        s[f"eyeWide{name}"] = _shape(rest, A, {i: vec(0, 0.0025, 0.0005) for i in upper[1:-1]}, 0.016,
+                                     pinned=lower)
+        s[f"eyeSquint{name}"] = _shape(rest, A, {**{i: vec(0, 0.002, 0) for i in lower[1:-1]},
+                                                 **{i: vec(0, -0.001, 0) for i in upper[1:-1]}}, 0.016)
+        brow = topo.BROW_LEFT if side > 0 else topo.BROW_RIGHT
+        s[f"browDown{name}"] = _shape(rest, A, {i: vec(-side * 0.002, -0.005, 0) for i in brow}, 0.03 * k,
+                                      pinned=upper)
+        cheek = (280, 425) if side > 0 else (50, 205)
+        s[f"cheekSquint{name}"] = _shape(rest, A, {i: vec(0, 0.004, 0.001) for i in cheek}, 0.025 * k,
+                                         pinned=lips + list(upper))
+        wing = (358, 327) if side > 0 else (129, 98)
+        s[f"noseSneer{name}"] = _shape(rest, A, {i: vec(0, 0.003, 0) for i in wing}, 0.02 * k,
+                                       pinned=[1, 4, 13, 0])
     return s
