@@ -111,3 +111,42 @@ def test_eye_look_turns_one_eyeball_and_jaw_left_moves_the_lower_teeth(obama_ava
     jaw = np.flatnonzero(av.rigid.part == PART_JAW) + n_face
     dx = shifted.means[jaw, 0] - rest.means[jaw, 0]
     np.testing.assert_allclose(dx, 0.006, atol=1e-6)       # the subject's left is +x
+
+
+def test_turned_views_show_no_gap_at_the_neck(obama_avatar):
+    """Points on the neck facing the orbited camera, just under the jaw line, are covered (alpha ~ 1)."""
+    from vasa3d.avatar.build import NECK_CENTRE_Z_M, NECK_RADII_M
+
+    av = obama_avatar
+    for yaw in (-0.52, 0.52):
+        g = av.rest()
+        t = [torch.from_numpy(np.ascontiguousarray(a)) for a in (g.means, g.quats, g.scales, g.opacities, g.colors)]
+        viewmat = orbit_viewmat(av.T_cam_from_head, yaw, 0.0)
+        out = rasterize(*t, torch.from_numpy(viewmat)[None], torch.from_numpy(av.K)[None], av.size, av.size)
+        alpha = out.alpha[0, ..., 0].numpy()
+        for side in (-0.6, 0.0, 0.6):               # across the neck as the camera sees it
+            a = yaw + side
+            for dy in (0.01, 0.03, 0.05):
+                p = np.array([NECK_RADII_M[0] * np.sin(a), av.head.jaw_line_y - dy, NECK_CENTRE_Z_M +
+                              NECK_RADII_M[1] * np.cos(a)])
+                q = av.K @ (viewmat[:3, :3] @ p + viewmat[:3, 3])
+                x, y = (q[:2] / q[2]).astype(int)
+                assert alpha[y, x] > 0.98, (yaw, side, dy, alpha[y, x])
+
+
+def test_pose_and_expressions_commands(tmp_path, obama_path, obama_avatar, capsys):
+    from vasa3d.cli import main
+    from vasa3d.io import read_image
+
+    out = tmp_path / "pose.png"
+    assert main(["pose", str(obama_path), "-o", str(out), "--set", "jawOpen=1", "--background", "0,255,0",
+                 "--size", "256"]) == 0
+    img = read_image(out)
+    assert img.shape == (256, 256, 3) and np.allclose(img[0, 0], [0, 1, 0], atol=0.01)   # the chosen background
+    assert main(["pose", str(obama_path), "-o", str(tmp_path / "bad.png"), "--set", "jawOpne=1"]) == 2
+    assert "jawOpne" in capsys.readouterr().err and not (tmp_path / "bad.png").exists()
+    sheet = tmp_path / "sheet.png"
+    assert main(["expressions", str(obama_path), "-o", str(sheet), "--tile", "48"]) == 0
+    rows = -(-(len(obama_avatar.head.rig.supported) + 1) // 4)
+    assert read_image(sheet).shape == (rows * (48 + 16), 4 * 3 * 48, 3)
+

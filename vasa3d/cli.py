@@ -1,4 +1,4 @@
-"""The `vasa3d` command: talk, build, render, motion, say, bench, doctor.
+"""The `vasa3d` command: talk, build, render, motion, pose, expressions, say, bench, doctor.
 
 Bad input prints one line `error: ...` and exits with code 2; nothing is written then.
 """
@@ -57,6 +57,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--transcript")
     p.add_argument("--plot", help="also write a PNG plot of waveform, phones and coefficients")
     p.add_argument("--seed", type=int, default=m.seed)
+    p = sub.add_parser("pose", help="render one frame of the avatar with chosen blendshapes and viewpoint")
+    p.add_argument("image")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="ARKit blendshape coefficient")
+    p.add_argument("--yaw-deg", type=float, default=0.0)
+    p.add_argument("--pitch-deg", type=float, default=0.0)
+    p.add_argument("--background", help="R,G,B (0-255) behind the head instead of the photo's background")
+    p.add_argument("--size", type=int, default=_DEFAULTS.render.size)
+    p = sub.add_parser("expressions", help="contact sheet of every supported blendshape from yaw -30, 0, +30")
+    p.add_argument("image")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--tile", type=int, default=160, help="side of one render, pixels")
     p = sub.add_parser("say", help="text -> speech wav (offline espeak-ng) with phone timings")
     p.add_argument("text")
     p.add_argument("-o", "--output", required=True)
@@ -166,6 +178,62 @@ def _cmd_motion(a) -> int:
     return 0
 
 
+def _parse_sets(items: list[str]) -> tuple[tuple[str, ...], list[float]]:
+    names, values = [], []
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            values.append(float(value))
+        except ValueError:
+            raise InputError(f"--set expects NAME=VALUE with a number, got '{item}'") from None
+        if not sep or not name:
+            raise InputError(f"--set expects NAME=VALUE, got '{item}'")
+        names.append(name.strip())
+    return tuple(names), values
+
+
+def _parse_rgb(text: str | None) -> tuple[float, float, float] | None:
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        rgb = tuple(float(p) / 255.0 for p in parts)
+    except ValueError:
+        rgb = ()
+    if len(rgb) != 3 or not all(0.0 <= c <= 1.0 for c in rgb):
+        raise InputError(f"--background expects R,G,B with values 0-255, got '{text}'")
+    return rgb
+
+
+def _cmd_pose(a) -> int:
+    from vasa3d.avatar import Avatar
+    from vasa3d.avatar.view import neutral_pose, render_frame
+    from vasa3d.io import write_image
+
+    names, values = _parse_sets(a.set)
+    background = _parse_rgb(a.background)
+    avatar = Avatar.from_image(a.image, _DEFAULTS.face, _DEFAULTS.avatar)
+    try:
+        frame = render_frame(avatar, neutral_pose(names, values), math.radians(a.yaw_deg), math.radians(a.pitch_deg),
+                             a.size, background=background)
+    except ValueError as exc:          # an unknown blendshape name: say which names exist
+        raise InputError(str(exc)) from exc
+    write_image(a.output, frame)
+    print(json.dumps({"image": a.output, "set": dict(zip(names, values))}))
+    return 0
+
+
+def _cmd_expressions(a) -> int:
+    from vasa3d.avatar import Avatar
+    from vasa3d.avatar.view import expression_sheet
+    from vasa3d.io import write_image
+
+    avatar = Avatar.from_image(a.image, _DEFAULTS.face, _DEFAULTS.avatar)
+    write_image(a.output, expression_sheet(avatar, tile=a.tile))
+    print(json.dumps({"sheet": a.output, "blendshapes": len(avatar.head.rig.supported)}))
+    return 0
+
+
 def _cmd_say(a) -> int:
     from vasa3d.io.tts import synthesize_speech
 
@@ -203,6 +271,7 @@ def _cmd_doctor(a) -> int:
 
 
 COMMANDS = {"talk": _cmd_talk, "build": _cmd_build, "render": _cmd_render, "motion": _cmd_motion,
+            "pose": _cmd_pose, "expressions": _cmd_expressions,
             "say": _cmd_say, "bench": _cmd_bench, "doctor": _cmd_doctor}
 
 

@@ -187,25 +187,16 @@ def render_frames(avatar, motion, angles: np.ndarray, size: int, backend: str = 
         uint8 [size, size, 3] RGB frames, the avatar composited over its background plate.
     """
     import cv2
-    import torch
 
     from vasa3d.avatar import FramePose
-    from vasa3d.render import rasterize
-    from vasa3d.render.cameras import orbit_viewmat, scale_intrinsics
+    from vasa3d.avatar.view import render_frame
 
     plate = cv2.resize(avatar.background, (size, size), interpolation=cv2.INTER_AREA)
-    K = torch.from_numpy(scale_intrinsics(avatar.K, avatar.size, size))[None]
     names = tuple(motion.names)
-    with torch.no_grad():
-        for t in range(motion.num_frames):
-            g = avatar.pose(FramePose(names=names, coeffs=motion.coeffs[t], head_rotation=motion.head_rotation[t],
-                                      head_translation=motion.head_translation[t], gaze=motion.gaze[t]))
-            viewmat = torch.from_numpy(orbit_viewmat(avatar.T_cam_from_head, *angles[t]))[None]
-            out = rasterize(*(torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
-                              for a in (g.means, g.quats, g.scales, g.opacities, g.colors)),
-                            viewmat, K, size, size, backend=backend)
-            rgb = out.rgb[0].numpy() + (1.0 - out.alpha[0].numpy()) * plate
-            yield (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    for t in range(motion.num_frames):
+        pose = FramePose(names=names, coeffs=motion.coeffs[t], head_rotation=motion.head_rotation[t],
+                         head_translation=motion.head_translation[t], gaze=motion.gaze[t])
+        yield render_frame(avatar, pose, float(angles[t, 0]), float(angles[t, 1]), size, backend, plate=plate)
 
 
 def render_video(avatar, motion, camera_path: np.ndarray, size: int, output: Path, audio: np.ndarray | None = None,

@@ -69,7 +69,9 @@ def build_gaussians(obs: FaceObservation, head: HeadModel, config: AvatarConfig 
     rigid = [_eye_gaussians(obs, head, cam, holes, tri_id),
              _mouth_hole_gaussians(obs, head, cam, holes, tri_id),
              _body_gaussians(obs, head, cam, tri_id, holes, config)]
-    rigid.append(_back_of_head(head, cam, rigid[-1], config))
+    skin = np.median(face.colors, axis=0)
+    rigid.append(_back_of_head(head, cam, rigid[-1], skin, config))
+    rigid.append(_hidden_neck(head, cam, tri_id, 0.85 * skin))
     rigid.append(_mouth_interior(head))
     return face, RigidGaussians.concatenate(rigid)
 
@@ -262,8 +264,34 @@ def _ray_neck(origin: np.ndarray, dirs: np.ndarray, head: HeadModel):
     return _ray_sphere(origin, dirs, c, r)
 
 
-def _back_of_head(head: HeadModel, cam: _Camera, body: RigidGaussians, config: AvatarConfig) -> RigidGaussians:
-    """Complete the unseen back and sides of the skull with Gaussians in the hair's median colour."""
+def _hidden_neck(head: HeadModel, cam: _Camera, tri_id: np.ndarray, color: np.ndarray) -> RigidGaussians:
+    """Complete the neck where the photo cannot show it (its sides and back, and behind the chin), so a turned head
+    shows neck under the jaw, not the background. Points on the neck cylinder, skinned like the photo's neck."""
+    step = 0.004
+    angles = np.arange(0.0, 2 * np.pi, step / NECK_RADII_M[0])
+    heights = np.arange(head.jaw_line_y - 0.10, head.jaw_line_y + 0.04, step)
+    a, y = np.meshgrid(angles, heights)
+    a, y = a.ravel(), y.ravel()
+    normals = np.stack([np.sin(a), np.zeros_like(a), np.cos(a)], axis=1)
+    pts = np.stack([head.shell_centre[0] + NECK_RADII_M[0] * np.sin(a), y,
+                    NECK_CENTRE_Z_M + NECK_RADII_M[1] * np.cos(a)], axis=1)
+    view = cam.centre - pts
+    facing = np.einsum("ij,ij->i", normals, view / np.linalg.norm(view, axis=1, keepdims=True))
+    p = (pts @ cam.R.T + cam.t) @ cam.K.T
+    px = np.clip((p[:, :2] / p[:, 2:]).astype(int), 0, tri_id.shape[0] - 1)
+    keep = (facing < 0.15) | (tri_id[px[:, 1], px[:, 0]] >= 0)
+    pts, normals = pts[keep], normals[keep]
+    n = len(pts)
+    return RigidGaussians(means=pts.astype(np.float32), quats=_disc_quats(normals),
+                          scales=np.tile(np.float32([step, step, step * 0.25]), (n, 1)),
+                          colors=np.tile(color.astype(np.float32), (n, 1)), opacities=np.ones(n, np.float32),
+                          part=np.full(n, PART_BODY, np.int8), skin=head.skin_weights(pts))
+
+
+def _back_of_head(head: HeadModel, cam: _Camera, body: RigidGaussians, skin: np.ndarray,
+                  config: AvatarConfig) -> RigidGaussians:
+    """Complete the unseen back and sides of the skull: the hair's median colour, except the sides of the face
+    below the eyes and in front of the ears (cheeks and jaw seen from the side), which take the skin's (`skin` [3])."""
     n = config.back_of_head_points
     i = np.arange(n) + 0.5
     phi = np.arccos(1 - 2 * i / n)
@@ -280,8 +308,11 @@ def _back_of_head(head: HeadModel, cam: _Camera, body: RigidGaussians, config: A
     hair = np.median(body.colors[top], axis=0) if top.any() else np.array([0.2, 0.15, 0.1])
     spacing = np.sqrt(4 * np.pi * head.shell_radii.mean() ** 2 / n)
     scales = np.tile(np.array([spacing, spacing, spacing * config.normal_thickness]), (len(pts), 1))
+    eye_y = float(head.eye_centres[:, 1].mean())
+    cheek = (pts[:, 1] < eye_y - 0.01) & (pts[:, 2] > head.shell_centre[2])
+    colors = np.where(cheek[:, None], skin[None, :], hair[None, :])
     return RigidGaussians(means=pts.astype(np.float32), quats=_disc_quats(normals), scales=scales.astype(np.float32),
-                          colors=np.tile(hair, (len(pts), 1)).astype(np.float32),
+                          colors=colors.astype(np.float32),
                           opacities=np.ones(len(pts), np.float32), part=np.full(len(pts), PART_SKULL, np.int8),
                           skin=np.ones(len(pts), np.float32))
 
