@@ -1,38 +1,40 @@
-"""Make assets/readme.png: the built-in example portrait (NASA, via scikit-image) as a talking head from five
-viewpoints and expressions. Run: python assets/make_readme_figure.py"""
+"""Make the README's pictures from the built-in example portrait (NASA, via scikit-image, public domain):
+assets/readme.png (five viewpoints and expressions) and assets/expressions.png (the blendshape contact sheet).
+Run: python assets/make_readme_figure.py"""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 
+VIEWS = [  # (yaw deg, pitch deg, {blendshape: value}, head rotation axis-angle rad)
+    (-25, 0, {}, (0, 0, 0)),
+    (0, 0, {"jawOpen": 0.8}, (0.05, 0, 0)),
+    (0, 0, {"mouthSmileLeft": 0.8, "mouthSmileRight": 0.8}, (0, 0, 0.05)),
+    (15, 5, {"jawOpen": 0.3, "eyeBlinkLeft": 1, "eyeBlinkRight": 1, "mouthFunnel": 0.6}, (0, -0.1, 0)),
+    (30, -5, {"jawOpen": 0.5}, (-0.05, 0.15, 0)),
+]
 
-def main() -> Path:
+
+def main() -> list[Path]:
     import skimage.data
 
     from vasa3d.avatar import Avatar, FramePose
+    from vasa3d.avatar.view import expression_sheet, render_frame
     from vasa3d.io import write_image
-    from vasa3d.pipeline import render_frames
-
-    class _Motion:  # the few fields render_frames reads
-        fps = 25.0
-        names = ("jawOpen", "eyeBlinkLeft", "eyeBlinkRight", "mouthFunnel", "mouthSmileLeft", "mouthSmileRight")
-        coeffs = np.array([[0, 0, 0, 0, 0, 0], [0.8, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0.8, 0.8], [0.3, 1, 1, 0.6, 0, 0],
-                           [0.5, 0, 0, 0, 0, 0]], np.float32)
-        num_frames = 5
-        head_rotation = np.array([[0, 0, 0], [0.05, 0, 0], [0, 0, 0.05], [0, -0.1, 0], [-0.05, 0.15, 0]], np.float32)
-        head_translation = np.zeros((5, 3), np.float32)
-        gaze = np.zeros((5, 2), np.float32)
 
     avatar = Avatar.from_image(skimage.data.astronaut())
-    angles = np.radians(np.array([[-25, 0], [0, 0], [0, 0], [15, 5], [30, -5]], np.float32))
-    frames = list(render_frames(avatar, _Motion(), angles, 256))
-    out = Path(__file__).with_name("readme.png")
-    write_image(out, np.concatenate(frames, axis=1))
-    return out
+    frames = []
+    for yaw, pitch, shapes, rot in VIEWS:
+        pose = FramePose(names=tuple(shapes), coeffs=np.array(list(shapes.values()), np.float32),
+                         head_rotation=np.array(rot, np.float32), head_translation=np.zeros(3, np.float32),
+                         gaze=np.zeros(2, np.float32))
+        frames.append(render_frame(avatar, pose, np.radians(yaw), np.radians(pitch), 256))
+    here = Path(__file__).parent
+    return [write_image(here / "readme.png", np.concatenate(frames, axis=1)),
+            write_image(here / "expressions.png", expression_sheet(avatar, tile=96))]
 
 
 if __name__ == "__main__":
-    print(main())
+    print(*main())
