@@ -29,6 +29,8 @@ MAX_MOTION_SCALE = 2.0  # expression and head-motion scales, 0 = still
 SIZE_CHOICES = (256, 384, 512)
 DEFAULT_TEXT = "Hello! I am a talking head made from a single photo."
 OUTPUT_NAME = "talking_head.mp4"
+REQUEST_DIR_PREFIX = "vasa3d-request-"
+KEEP_REQUEST_DIRS_S = 3600.0   # a hosted demo's finished videos are deleted after an hour (Gradio keeps its own copy)
 
 TITLE = "vasa3d: a talking 3D Gaussian head from one photo"
 INTRO = (f"# {TITLE}\n"
@@ -70,6 +72,22 @@ def format_result(result: TalkResult) -> str:
             f"{result.num_frames} frames ({result.duration_s:.1f} s of speech) · {stages}")
 
 
+def _request_dir(now: float | None = None) -> Path:
+    """A fresh, unique output directory for one request; removes this app's request directories older than
+    `KEEP_REQUEST_DIRS_S` so a long-running Space does not fill its disk."""
+    import shutil
+    import time
+
+    now = time.time() if now is None else now
+    for old in Path(tempfile.gettempdir()).glob(REQUEST_DIR_PREFIX + "*"):
+        try:
+            if old.is_dir() and now - old.stat().st_mtime > KEEP_REQUEST_DIRS_S:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:      # another worker removed it first
+            continue
+    return Path(tempfile.mkdtemp(prefix=REQUEST_DIR_PREFIX))
+
+
 def make_handler(pipeline) -> Callable:
     """The Generate button's function for `pipeline` (anything with `.run(request, progress)`).
 
@@ -87,7 +105,7 @@ def make_handler(pipeline) -> Callable:
             speech, transcript_used, phones = _speech(audio, text, transcript)
             request = TalkRequest(
                 image=image, audio=speech, transcript=transcript_used, phones=phones,
-                output=Path(tempfile.mkdtemp(prefix="vasa3d-request-")) / OUTPUT_NAME,
+                output=_request_dir() / OUTPUT_NAME,
                 yaw_deg=float(yaw_deg), pitch_deg=float(pitch_deg), camera_path=camera_path,
                 expression_scale=float(expression_scale), head_motion_scale=float(head_motion_scale),
                 seed=int(seed), size=int(size))

@@ -174,3 +174,20 @@ def test_served_api_returns_the_video(wav, tmp_path):
     video_path = Path(video["video"] if isinstance(video, dict) else video)  # gr.Video: {"video", "subtitles"}
     assert video_path.name == app.OUTPUT_NAME and video_path.read_bytes() == b"placeholder mp4"
     assert "1,234 Gaussians" in status
+
+
+def test_old_request_directories_are_pruned(monkeypatch, tmp_path):
+    import os
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    old = tmp_path / (app.REQUEST_DIR_PREFIX + "old")
+    old.mkdir()
+    (old / app.OUTPUT_NAME).write_bytes(b"x")
+    stale = os.stat(old).st_mtime - app.KEEP_REQUEST_DIRS_S - 10
+    os.utime(old, (stale, stale))
+    recent = tmp_path / (app.REQUEST_DIR_PREFIX + "recent")
+    recent.mkdir()
+    fresh = app._request_dir()
+    assert fresh.is_dir() and fresh.parent == tmp_path and fresh.name.startswith(app.REQUEST_DIR_PREFIX)
+    assert not old.exists() and recent.exists()
