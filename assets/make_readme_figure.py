@@ -33,7 +33,7 @@ def main() -> list[Path]:
         frames.append(render_frame(avatar, pose, np.radians(yaw), np.radians(pitch), 256))
     here = Path(__file__).parent
     return [write_image(here / "readme.png", np.concatenate(frames, axis=1)),
-            write_image(here / "expressions.png", expression_sheet(avatar, tile=96))]
+            write_image(here / "expressions.png", expression_sheet(avatar, tile=144))]
 
 
 if __name__ == "__main__":

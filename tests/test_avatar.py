@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from vasa3d.avatar import Avatar, FramePose
@@ -42,7 +43,12 @@ def test_bound_gaussians_follow_the_mesh_exactly(obama_avatar):
     g = av.pose(pose)
     verts = av.head.rig.deform(av.head.face_rest, pose.names, pose.coeffs)
     expected = np.einsum("nk,nkd->nd", av.face.bary, verts[av.head.triangles[av.face.parent]])
-    np.testing.assert_allclose(g.means[:len(av.face)], expected, atol=1e-6)
+    skin = (av.face.offset == 0) & ~av.face.local_pos.any(axis=1)   # lashes sit in front of the lids, the skirt below
+    assert skin.mean() > 0.8
+    np.testing.assert_allclose(g.means[:len(av.face)][skin], expected[skin], atol=1e-6)
+    lash = av.face.lash != 0
+    lift = np.linalg.norm(g.means[:len(av.face)][lash] - expected[lash], axis=1)
+    assert lash.sum() > 50 and (lift > 1e-4).all() and (lift < 1e-3).all()
     rest = av.rest()
     skull = np.flatnonzero(av.rigid.part == PART_SKULL) + len(av.face)
     np.testing.assert_array_equal(g.means[skull], rest.means[skull])   # expressions leave the skull alone
@@ -150,3 +156,115 @@ def test_pose_and_expressions_commands(tmp_path, obama_path, obama_avatar, capsy
     rows = -(-(len(obama_avatar.head.rig.supported) + 1) // 4)
     assert read_image(sheet).shape == (rows * (48 + 16), 4 * 3 * 48, 3)
 
+
+
+# ---- What an independent tracker (MediaPipe Face Mesh) sees on renders of the posed avatar -------------------------
+
+NOSE_BRIDGE_AND_EYE_CORNERS = (168, 6, 33, 133, 263, 362)
+
+
+@pytest.fixture(scope="module")
+def tracker():
+    import mediapipe as mp
+
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=1) as fm:
+        def track(u8: np.ndarray) -> np.ndarray:
+            """Landmarks [478, 2] in pixels of a uint8 RGB render (fails the test when no face is found)."""
+            result = fm.process(np.ascontiguousarray(u8))
+            assert result.multi_face_landmarks, "the tracker finds no face in the render"
+            h, w = u8.shape[:2]
+            return np.array([[p.x * w, p.y * h] for p in result.multi_face_landmarks[0].landmark])
+        yield track
+
+
+def _frame(avatar, names=(), coeffs=(), background=(0.5, 0.5, 0.5), size=512, rot=(0, 0, 0), yaw=0.0):
+    from vasa3d.avatar.view import render_frame
+
+    return render_frame(avatar, _pose(names, coeffs, rot=rot), yaw, 0.0, size, background=background)
+
+
+def test_jaw_open_opens_the_lips_and_keeps_the_upper_face_still_on_the_render(obama_avatar, tracker):
+    rest, opened = tracker(_frame(obama_avatar)), tracker(_frame(obama_avatar, ("jawOpen",), (1.0,)))
+    face_h = np.linalg.norm(rest[152] - rest[10])
+    gap = lambda lm: (lm[14, 1] - lm[13, 1]) / face_h  # noqa: E731  inner lips, lower minus upper (y down)
+    assert abs(gap(rest)) < 0.03 and gap(opened) >= 0.12, (gap(rest), gap(opened))
+    drift = np.linalg.norm(opened[list(NOSE_BRIDGE_AND_EYE_CORNERS)] - rest[list(NOSE_BRIDGE_AND_EYE_CORNERS)], axis=1)
+    assert drift.max() < 2.0, drift
+
+
+def test_blink_closes_both_eyes_on_the_render(obama_avatar, tracker):
+    rest = tracker(_frame(obama_avatar))
+    closed = tracker(_frame(obama_avatar, ("eyeBlinkLeft", "eyeBlinkRight"), (1.0, 1.0)))
+    for upper, lower in ((159, 145), (386, 374)):          # subject's right, left eye: mid upper and lower lid
+        ratio = (closed[lower, 1] - closed[upper, 1]) / (rest[lower, 1] - rest[upper, 1])
+        assert ratio <= 0.25, (upper, ratio)
+
+
+def test_open_mouth_shows_teeth_and_a_dark_cavity_never_the_background(obama_avatar, tracker):
+    import cv2
+
+    from vasa3d.head import topology as topo
+
+    green = (0.0, 1.0, 0.0)
+    frame = _frame(obama_avatar, ("jawOpen",), (1.0,), background=green)
+    lm = tracker(frame)
+    outline = np.concatenate([lm[list(topo.LIP_UPPER_INNER)], lm[list(topo.LIP_LOWER_INNER[::-1])]])
+    inside = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillPoly(inside, [np.round(outline).astype(np.int32)], 1)
+    pix = frame[inside > 0].astype(np.float32) / 255
+    assert len(pix) > 500
+    background = (pix[:, 1] > 0.6) & (pix[:, 0] < 0.4) & (pix[:, 2] < 0.4)
+    assert background.mean() < 0.01, background.mean()
+    luminance = pix.mean(axis=1)
+    assert (luminance < 0.15).mean() > 0.15 and (luminance > 0.5).mean() > 0.03   # dark cavity, light teeth
+
+
+def test_eye_look_moves_the_irises_and_opens_no_hole(obama_avatar, tracker):
+    rest = tracker(_frame(obama_avatar))
+    right = tracker(_frame(obama_avatar, ("eyeLookOutLeft", "eyeLookInRight"), (1.0, 1.0)))
+    for iris in (468, 473):                                # both irises move to the viewer's right (+x)
+        assert right[iris, 0] - rest[iris, 0] > 2.0, (iris, right[iris] - rest[iris])
+    for names in (("eyeLookUpLeft", "eyeLookUpRight"), ("eyeLookOutLeft", "eyeLookOutRight")):
+        for yaw in (-0.52, 0.0, 0.52):
+            g = obama_avatar.pose(_pose(names, (1.0, 1.0)))
+            _, alpha = _render(obama_avatar, g, yaw)
+            corners = np.array([(rest[a] + rest[b]) / 2 for a, b in ((33, 133), (263, 362))]).astype(int)
+            for x, y in corners:                           # the middle of each eye stays opaque
+                assert alpha[y - 2:y + 3, x - 2:x + 3].min() > 0.98, (names, yaw)
+
+
+def _silhouette_gap_share(alpha: np.ndarray, radius: int = 6) -> float:
+    """Share of the person's silhouette (the render's alpha > 0.5, closed by a disc of `radius` px so a notch or
+    crack narrower than the disc counts as inside, holes filled, edges eroded by 2 px) that is not opaque
+    (alpha < 0.98): the background showing through a gap, e.g. between the jaw and the neck."""
+    import scipy.ndimage as ndi
+
+    yy, xx = np.mgrid[-radius:radius + 1, -radius:radius + 1]
+    disc = xx ** 2 + yy ** 2 <= radius ** 2
+    padded = np.pad(alpha > 0.5, radius + 2)
+    closed = ndi.binary_closing(padded, disc)[radius + 2:-radius - 2, radius + 2:-radius - 2]
+    core = ndi.binary_erosion(ndi.binary_fill_holes(closed), iterations=2)
+    return float((core & (alpha < 0.98)).sum() / max(core.sum(), 1))
+
+
+def test_turned_head_and_orbited_camera_show_no_gaps(obama_avatar):
+    from vasa3d.render.cameras import scale_intrinsics
+
+    av, size = obama_avatar, 256
+    K = torch.from_numpy(scale_intrinsics(av.K, av.size, size))[None]
+    for rot_y, yaw in ((0.52, 0.0), (-0.52, 0.0), (0.0, 0.52), (0.0, -0.52), (0.52, 0.52), (-0.52, -0.52)):
+        g = av.pose(_pose(rot=(0.0, rot_y, 0.0)))
+        t = [torch.from_numpy(np.ascontiguousarray(a)) for a in (g.means, g.quats, g.scales, g.opacities, g.colors)]
+        out = rasterize(*t, torch.from_numpy(orbit_viewmat(av.T_cam_from_head, yaw, 0.0))[None], K, size, size)
+        share = _silhouette_gap_share(out.alpha[0, ..., 0].numpy())
+        assert share < 0.01, (rot_y, yaw, share)
+
+
+def test_an_avatar_saved_before_lashes_and_the_skirt_still_loads(tmp_path, obama_avatar):
+    path = obama_avatar.save(tmp_path / "a.npz")
+    with np.load(path) as d:
+        old = {k: d[k] for k in d.files if k not in ("face_lash", "face_local_pos")}
+    np.savez(tmp_path / "old.npz", **old)
+    loaded = Avatar.load(tmp_path / "old.npz")
+    assert not loaded.face.lash.any() and not loaded.face.local_pos.any()
+    assert loaded.pose(_pose(("eyeBlinkLeft",), (1.0,))).means.shape == (obama_avatar.num_gaussians, 3)

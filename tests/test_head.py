@@ -82,3 +82,12 @@ def test_skin_weights_keep_the_torso_still(head):
     pts = np.array([[0, 0.05, 0], [0, head.jaw_line_y - 0.03, 0], [0, head.jaw_line_y - 0.5, 0]], np.float32)
     w = head.skin_weights(pts)
     assert w[0] == 1.0 and 0.0 < w[1] < 1.0 and w[2] == 0.0
+
+
+def test_mouth_close_closes_an_open_jaw_and_does_nothing_alone(head):
+    rig, rest = head.rig, head.face_rest
+    np.testing.assert_array_equal(rig.deform(rest, ("mouthClose",), np.ones(1)), rest)
+    opened = rig.deform(rest, ("jawOpen",), np.ones(1))
+    closed = rig.deform(rest, ("jawOpen", "mouthClose"), np.ones(2))
+    gap = lambda v: v[13, 1] - v[14, 1]  # noqa: E731  upper minus lower inner lip, metres
+    assert gap(opened) > 0.015 and abs(gap(closed) - gap(rest)) < 0.25 * gap(opened)

@@ -111,7 +111,8 @@ class Avatar:
             if isinstance(exc, InputError):
                 raise
             raise InputError(f"could not read avatar '{path}': {exc}; build one with `vasa3d build`") from exc
-        face = BoundGaussians(**{f.name: data[f"face_{f.name}"] for f in fields(BoundGaussians)})
+        face = BoundGaussians(**{f.name: data[f"face_{f.name}"] for f in fields(BoundGaussians)
+                                 if f"face_{f.name}" in data or f.default is not None})
         rigid = RigidGaussians(**{f.name: data[f"rigid_{f.name}"] for f in fields(RigidGaussians)})
         return cls(head=HeadModel.from_npz_dict(data), face=face, rigid=rigid, K=data["K"],
                    T_cam_from_head=data["T_cam_from_head"], background=data["background"].astype(np.float32),

@@ -1,11 +1,12 @@
 """Build pixel-aligned Gaussians from one portrait and bind them to the head model.
 
 One Gaussian per face pixel (per `body_stride`^2 block elsewhere) is lifted onto the head by casting the pixel's
-camera ray: face pixels onto the face-mesh triangle under them (bound by triangle index + barycentric coordinates,
-GaussianAvatars-style, so they follow every expression), eye openings onto the eyeballs, hair and ears onto the
-skull ellipsoid, neck and torso onto a plane at the head centre's depth (skinned: the torso stays still). Unseen
-parts are completed: the back of the head in the hair's colour, and a synthetic mouth interior (dark cavity, upper
-teeth on the skull, lower teeth and tongue on the jaw) so an open mouth never shows a hole.
+camera ray (`lift`): face pixels onto the face-mesh triangle under them (bound by triangle index + barycentric
+coordinates, GaussianAvatars-style, so they follow every expression; slivers along the lid and lip contours go to the
+nearest triangle), eye openings onto the eyeballs (`eyes`), hair and ears onto the skull ellipsoid (their depth
+blended into the face edge's, so nothing cracks open at the face's border when the head turns), neck and torso onto
+the neck cylinder or a camera-facing plane (skinned: the torso stays still). Unseen parts are completed: the skirt
+under the jaw (`skirt`), the back of the head, the neck all round and the mouth interior (`complete`).
 Method after VASA-3D's pixel-aligned Gaussian initialisation and GaussianHeadTalk's mesh-bound Gaussians.
 """
 
@@ -13,42 +14,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from vasa3d.avatar.quat import quat_from_matrix, triangle_frames
-from vasa3d.avatar.types import PART_BODY, PART_EYE_L, PART_EYE_R, PART_JAW, PART_SKULL, BoundGaussians, RigidGaussians
+from vasa3d.avatar.complete import NECK_CENTRE_Z_M, NECK_RADII_M, back_of_head, hidden_neck, mouth_interior
+from vasa3d.avatar.eyes import eye_gaussians, lash_gaussians
+from vasa3d.avatar.lift import PIXEL_SIGMA, Camera, block_mean, ray_ellipsoid, rigid_from_pixels, slant_scales
+from vasa3d.avatar.quat import triangle_frames
+from vasa3d.avatar.skirt import skirt_gaussians
+from vasa3d.avatar.types import PART_BODY, PART_JAW, PART_SKULL, BoundGaussians, RigidGaussians
 from vasa3d.config import AvatarConfig
 from vasa3d.face.analysis import FaceObservation
 from vasa3d.head import topology as topo
-from vasa3d.head.model import EYEBALL_RADIUS_M, HeadModel
-from vasa3d.head.rig import JAW_OPEN_MAX_RAD, rotate_about_hinge
+from vasa3d.head.model import HeadModel
 
-PIXEL_SIGMA = 0.6         # in-plane standard deviation of a pixel's Gaussian, in pixels (before the slant factor)
-MAX_SLANT = 3.0           # cap on the 1/cos(view angle) stretch of grazing Gaussians
 MIN_OPACITY = 0.05
-NECK_RADII_M = (0.055, 0.055)   # half-width and half-depth of the neck cylinder
-NECK_CENTRE_Z_M = -0.02
-
-
-class _Camera:
-    """The photo's camera in the head frame: pixel rays and depths."""
-
-    def __init__(self, obs: FaceObservation):
-        T = obs.T_cam_from_head.astype(np.float64)
-        self.R, self.t = T[:3, :3], T[:3, 3]
-        self.K = obs.K.astype(np.float64)
-        self.centre = -self.R.T @ self.t                     # camera centre in the head frame
-        self.focal = float(self.K[0, 0])
-
-    def rays(self, px: np.ndarray) -> np.ndarray:
-        """Unit ray directions [N, 3] in the head frame through pixel coordinates [N, 2] (x, y)."""
-        d = np.stack([(px[:, 0] - self.K[0, 2]) / self.focal, (px[:, 1] - self.K[1, 2]) / self.focal,
-                      np.ones(len(px))], axis=1) @ self.R
-        return d / np.linalg.norm(d, axis=1, keepdims=True)
-
-    def to_head(self, p_cam: np.ndarray) -> np.ndarray:
-        return (p_cam - self.t) @ self.R
-
-    def metres_per_px(self, points: np.ndarray) -> np.ndarray:
-        return ((points @ self.R.T + self.t)[:, 2] / self.focal).astype(np.float32)
+TOWARD_VIEW = 0.6          # hair/ear disc normals are tilted this far (before normalising) towards the photo camera
+FACE_BLEND = 0.04          # hair/ear depth blends from the face edge's to the skull shell's over this share of the crop
+NECK_SHADE = 0.85          # the unseen neck: the face's median skin colour darkened by this
+__all__ = ["build_gaussians", "NECK_CENTRE_Z_M", "NECK_RADII_M"]
 
 
 def build_gaussians(obs: FaceObservation, head: HeadModel, config: AvatarConfig = AvatarConfig()
@@ -62,17 +43,21 @@ def build_gaussians(obs: FaceObservation, head: HeadModel, config: AvatarConfig 
     Returns:
         (face Gaussians bound to triangles, rigid Gaussians of skull/jaw/eyes/body), all in the head frame at rest.
     """
-    cam = _Camera(obs)
+    cam = Camera(obs)
     tri_id, bary = _rasterize_face(obs, head)
     holes = _hole_masks(obs)
-    face = _face_gaussians(obs, head, cam, tri_id, bary, config)
-    rigid = [_eye_gaussians(obs, head, cam, holes, tri_id),
+    tri_id, bary = _fill_slivers(obs, head, tri_id, bary, holes)
+    pixels = _face_gaussians(obs, head, cam, tri_id, bary, config)
+    skin = np.median(pixels.colors, axis=0)
+    neck = NECK_SHADE * skin
+    face = BoundGaussians.concatenate([pixels, lash_gaussians(obs, head),
+                                       skirt_gaussians(obs, head, cam, tri_id, NECK_CENTRE_Z_M, NECK_RADII_M[0], neck)])
+    rigid = [eye_gaussians(obs, head, cam, holes, tri_id),
              _mouth_hole_gaussians(obs, head, cam, holes, tri_id),
-             _body_gaussians(obs, head, cam, tri_id, holes, config)]
-    skin = np.median(face.colors, axis=0)
-    rigid.append(_back_of_head(head, cam, rigid[-1], skin, config))
-    rigid.append(_hidden_neck(head, cam, tri_id, 0.85 * skin))
-    rigid.append(_mouth_interior(head))
+             _body_gaussians(obs, head, cam, tri_id, bary, holes, config)]
+    rigid.append(back_of_head(head, cam, rigid[-1], skin, config))
+    rigid.append(hidden_neck(head, cam, tri_id, neck))
+    rigid.append(mouth_interior(head))
     return face, RigidGaussians.concatenate(rigid)
 
 
@@ -105,7 +90,33 @@ def _rasterize_face(obs: FaceObservation, head: HeadModel) -> tuple[np.ndarray, 
     return tri_id, bary
 
 
+def _fill_slivers(obs: FaceObservation, head: HeadModel, tri_id: np.ndarray, bary: np.ndarray,
+                  holes: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Bind the few pixels inside the face mesh's outline that no triangle covers and no eye/mouth opening claims
+    (slivers along the lid and lip contours) to the nearest triangle (barycentrics clipped to it). Left alone
+    they would be lifted onto the skull shell, in front of the face, and show as dark dots when the lids move.
+    Returns new (tri_id [S, S], bary [S, S, 3])."""
+    import scipy.ndimage as ndi
+
+    sliver = ndi.binary_fill_holes(tri_id >= 0) & (tri_id < 0)
+    for m in holes.values():
+        sliver &= ~m
+    if not sliver.any():
+        return tri_id, bary
+    _, (iy, ix) = ndi.distance_transform_edt(tri_id < 0, return_indices=True)
+    yy, xx = np.nonzero(sliver)
+    tri_id, bary = tri_id.copy(), bary.copy()
+    uv = obs.landmarks_px[:468].astype(np.float64)
+    for y, x in zip(yy, xx):
+        f = tri_id[iy[y, x], ix[y, x]]
+        a, b, c = head.triangles[f]
+        w = np.clip(_barycentric(np.array([[x + 0.5, y + 0.5]]), uv[a], uv[b], uv[c])[0], 0.0, None)
+        tri_id[y, x], bary[y, x] = f, w / max(w.sum(), 1e-9)
+    return tri_id, bary
+
+
 def _barycentric(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Barycentric coordinates [N, 3] of 2D points p [N, 2] in the triangle (a, b, c) (all -1 if degenerate)."""
     v0, v1, v2 = b - a, c - a, p - a
     den = v0[0] * v1[1] - v1[0] * v0[1]
     if abs(den) < 1e-12:
@@ -130,14 +141,9 @@ def _hole_masks(obs: FaceObservation) -> dict[str, np.ndarray]:
             "mouth": poly(topo.LIP_UPPER_INNER, topo.LIP_LOWER_INNER)}
 
 
-def _slant_scales(normals: np.ndarray, rays: np.ndarray, sigma_m: np.ndarray, thickness: float) -> np.ndarray:
-    """In-plane scales stretched by 1/|cos| of the view angle (capped), normal scale = thickness * in-plane."""
-    cos = np.abs(np.einsum("ij,ij->i", normals, rays))
-    s = sigma_m * np.minimum(1.0 / np.maximum(cos, 1e-3), MAX_SLANT)
-    return np.stack([s, s, thickness * s], axis=1).astype(np.float32)
-
-
 def _face_gaussians(obs, head, cam, tri_id, bary, config) -> BoundGaussians:
+    """One Gaussian per face pixel (per `face_stride` block), bound to the triangle under it: the photo colour, a
+    disc one pixel footprint wide on the triangle (slanted by the view angle), in units of the triangle scale k."""
     st = config.face_stride
     yy, xx = np.nonzero(tri_id[::st, ::st] >= 0)
     yy, xx = yy * st, xx * st
@@ -146,70 +152,13 @@ def _face_gaussians(obs, head, cam, tri_id, bary, config) -> BoundGaussians:
     v = head.face_photo[head.triangles[tri]]                    # [N, 3, 3]
     means = np.einsum("nk,nkd->nd", w, v)
     rays = cam.rays(np.stack([xx + 0.5, yy + 0.5], axis=1))
-    scales = _slant_scales(R[tri][:, :, 2], rays, PIXEL_SIGMA * st * cam.metres_per_px(means), config.normal_thickness)
-    colors = _block_mean(obs.image, yy, xx, st)
+    scales = slant_scales(R[tri][:, :, 2], rays, PIXEL_SIGMA * st * cam.metres_per_px(means), config.normal_thickness)
+    colors = block_mean(obs.image, yy, xx, st)
     opac = np.clip(np.maximum(obs.mask[yy, xx], 0.98), 0, 1).astype(np.float32)
     return BoundGaussians(parent=tri.astype(np.int32), bary=w.astype(np.float32),
                           offset=np.zeros(len(tri), np.float32),
                           local_quat=np.tile(np.array([1, 0, 0, 0], np.float32), (len(tri), 1)),
                           local_scale=(scales / k[tri][:, None]).astype(np.float32), colors=colors, opacities=opac)
-
-
-def _block_mean(image: np.ndarray, yy: np.ndarray, xx: np.ndarray, st: int) -> np.ndarray:
-    if st == 1:
-        return image[yy, xx].astype(np.float32)
-    S = image.shape[0]
-    acc = np.zeros((len(yy), 3), np.float32)
-    for dy in range(st):
-        for dx in range(st):
-            acc += image[np.minimum(yy + dy, S - 1), np.minimum(xx + dx, S - 1)]
-    return acc / (st * st)
-
-
-def _disc_quats(normals: np.ndarray) -> np.ndarray:
-    """wxyz quaternions [N, 4] of frames whose third axis is `normals` [N, 3] (unit)."""
-    helper = np.where(np.abs(normals[:, :1]) < 0.9, np.array([[1.0, 0, 0]]), np.array([[0, 1.0, 0]]))
-    e1 = np.cross(helper, normals)
-    e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
-    e2 = np.cross(normals, e1)
-    return quat_from_matrix(np.stack([e1, e2, normals], axis=2))
-
-
-def _rigid_from_pixels(obs, cam, yy, xx, points, normals, part, head, st, thickness, opacity=None):
-    rays = cam.rays(np.stack([xx + 0.5, yy + 0.5], axis=1))
-    scales = _slant_scales(normals, rays, PIXEL_SIGMA * st * cam.metres_per_px(points), thickness)
-    colors = _block_mean(obs.image, yy, xx, st)
-    opac = np.ones(len(yy), np.float32) if opacity is None else opacity
-    weights = np.ones(len(yy), np.float32) if part is not PART_BODY else head.skin_weights(points)
-    parts = np.full(len(yy), part, np.int8) if np.isscalar(part) else part
-    return RigidGaussians(means=points.astype(np.float32), quats=_disc_quats(normals), scales=scales,
-                          colors=colors, opacities=opac.astype(np.float32), part=parts, skin=weights)
-
-
-def _ray_sphere(origin: np.ndarray, dirs: np.ndarray, centre: np.ndarray, radii: np.ndarray):
-    """First hit of rays with the ellipsoid (centre, radii); returns (t [N], hit bool [N])."""
-    o = (origin - centre) / radii
-    d = dirs / radii
-    a = (d * d).sum(1)
-    b = 2 * (d @ o)
-    c = o @ o - 1.0
-    disc = b * b - 4 * a * c
-    t = (-b - np.sqrt(np.maximum(disc, 0))) / (2 * a)
-    return t, disc > 0
-
-
-def _eye_gaussians(obs, head, cam, holes, tri_id) -> RigidGaussians:
-    out = []
-    for key, part, centre in (("eye_r", PART_EYE_R, head.eye_centres[0]), ("eye_l", PART_EYE_L, head.eye_centres[1])):
-        yy, xx = np.nonzero(holes[key] & (tri_id < 0))
-        dirs = cam.rays(np.stack([xx + 0.5, yy + 0.5], axis=1))
-        r = np.full(3, EYEBALL_RADIUS_M)
-        t, hit = _ray_sphere(cam.centre, dirs, centre, r)
-        t = np.where(hit, t, (centre - cam.centre) @ dirs.T)
-        pts = cam.centre + t[:, None] * dirs
-        normals = (pts - centre) / np.linalg.norm(pts - centre, axis=1, keepdims=True)
-        out.append(_rigid_from_pixels(obs, cam, yy, xx, pts, normals, part, head, 1, 0.3))
-    return RigidGaussians.concatenate(out)
 
 
 def _mouth_hole_gaussians(obs, head, cam, holes, tri_id) -> RigidGaussians:
@@ -223,10 +172,10 @@ def _mouth_hole_gaussians(obs, head, cam, holes, tri_id) -> RigidGaussians:
     y_mid = 0.5 * (head.face_photo[13, 1] + head.face_photo[14, 1])
     part = np.where(pts[:, 1] < y_mid, PART_JAW, PART_SKULL).astype(np.int8)
     normals = np.tile(np.array([0.0, 0.0, 1.0]), (len(yy), 1))
-    return _rigid_from_pixels(obs, cam, yy, xx, pts, normals, part, head, 1, 0.3)
+    return rigid_from_pixels(obs, cam, yy, xx, pts, normals, part, head, 1, 0.3)
 
 
-def _body_gaussians(obs, head, cam, tri_id, holes, config) -> RigidGaussians:
+def _body_gaussians(obs, head, cam, tri_id, bary, holes, config) -> RigidGaussians:
     """Hair, ears, neck, torso. Above the jaw line: on the skull ellipsoid where the ray hits it, else at the ray's
     closest approach to it (continuous with the silhouette, so big hair does not split off when the head turns).
     Below: a camera-facing plane through the head centre, skinned so the torso stays still."""
@@ -235,131 +184,76 @@ def _body_gaussians(obs, head, cam, tri_id, holes, config) -> RigidGaussians:
     yy, xx = np.nonzero(fg[::st, ::st])
     yy, xx = yy * st, xx * st
     dirs = cam.rays(np.stack([xx + 0.5 * st, yy + 0.5 * st], axis=1))
-    t_shell, hit = _ray_sphere(cam.centre, dirs, head.shell_centre, head.shell_radii)
+    t_shell, hit = ray_ellipsoid(cam.centre, dirs, head.shell_centre, head.shell_radii)
     on_head = (cam.centre[1] + t_shell * dirs[:, 1]) > head.jaw_line_y
     toward_cam = -cam.R[2]                                     # head-frame direction towards the camera
     t_plane = cam.t[2] / (dirs @ cam.R[2])                     # plane through the head centre, facing the camera
     t_neck, on_neck = _ray_neck(cam.centre, dirs, head)
     t_body = np.where(on_neck & (t_neck < t_plane), t_neck, t_plane)
+    t_shell = _continue_face_depth(obs, head, cam, tri_id, bary, yy + 0.5 * st, xx + 0.5 * st, dirs, t_shell)
     t = np.where(on_head, t_shell, t_body)
     pts = cam.centre + t[:, None] * dirs
-    normals = (pts - head.shell_centre) / head.shell_radii ** 2
-    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
-    # Halfway between the surface normal and the view: grazing discs at the skull's silhouette would otherwise
-    # project to streaks (a visible seam in the hair); the view angle of a disc stays below 45 degrees.
-    normals = np.where((on_head & hit)[:, None], normals + toward_cam, toward_cam)
+    shell_n = (pts - head.shell_centre) / head.shell_radii ** 2
+    normals = _grid_normals(yy // st, xx // st, pts, on_head, shell_n / np.linalg.norm(shell_n, axis=1, keepdims=True),
+                            toward_cam)
+    # Part way towards the view: grazing discs at the skull's silhouette would otherwise project to streaks (a
+    # visible seam in the hair) in the photo's view.
+    normals = np.where(on_head[:, None], normals + TOWARD_VIEW * toward_cam, toward_cam)
     normals /= np.linalg.norm(normals, axis=1, keepdims=True)
     part = np.where(on_head, PART_SKULL, PART_BODY).astype(np.int8)
-    g = _rigid_from_pixels(obs, cam, yy, xx, pts, normals, PART_BODY, head, st, config.normal_thickness,
+    g = rigid_from_pixels(obs, cam, yy, xx, pts, normals, PART_BODY, head, st, config.normal_thickness,
                            opacity=np.clip(obs.mask[yy, xx], MIN_OPACITY, 1.0))
     g.part = part
     g.skin = np.where(on_head, 1.0, head.skin_weights(pts)).astype(np.float32)
     return g
 
 
+def _grid_normals(gy: np.ndarray, gx: np.ndarray, pts: np.ndarray, valid: np.ndarray, fallback: np.ndarray,
+                  toward_cam: np.ndarray) -> np.ndarray:
+    """Unit normals [N] of the surface through `pts` [N, 3], the points of the pixel grid cells (gy, gx) [N]: the cross
+    product of its finite differences across and down the grid among `valid` points (one-sided at an edge),
+    oriented towards the camera; `fallback` [N, 3] where a direction has no neighbour."""
+    H, W = int(gy.max()) + 2, int(gx.max()) + 2
+    grid = np.full((H + 1, W + 1, 3), np.nan)
+    grid[gy[valid], gx[valid]] = pts[valid]
+
+    def diff(dy, dx):
+        fwd = grid[np.minimum(gy + dy, H), np.minimum(gx + dx, W)] - pts
+        back = pts - grid[np.maximum(gy - dy, 0), np.maximum(gx - dx, 0)]
+        d = np.where(np.isnan(fwd), back, np.where(np.isnan(back), fwd, 0.5 * (fwd + back)))
+        return d
+
+    n = np.cross(diff(0, 1), diff(1, 0))
+    norm = np.linalg.norm(n, axis=1, keepdims=True)
+    ok = np.isfinite(norm[:, 0]) & (norm[:, 0] > 1e-12)
+    n = np.where(ok[:, None], n / np.where(ok[:, None], norm, 1.0), fallback)
+    return np.where((n @ toward_cam < 0)[:, None], -n, n)
+
+
+def _continue_face_depth(obs, head, cam, tri_id, bary, py, px, dirs, t_shell) -> np.ndarray:
+    """Ray parameters [N] for head pixels at (py, px) [N]: the skull shell's `t_shell` [N] far from the face, blended
+    (smoothstep over `FACE_BLEND` of the crop) into the depth of the nearest face-mesh pixel next to it, so hair and
+    ears meet the face's edge without a crack when the head turns."""
+    import scipy.ndimage as ndi
+
+    face = tri_id >= 0
+    dist, (iy, ix) = ndi.distance_transform_edt(~face, return_indices=True)
+    yi = np.clip(py.astype(int), 0, obs.size - 1)
+    xi = np.clip(px.astype(int), 0, obs.size - 1)
+    ny, nx = iy[yi, xi], ix[yi, xi]
+    corners = head.face_photo[head.triangles[tri_id[ny, nx]]]          # [N, 3, 3]
+    p_face = np.einsum("nk,nkd->nd", bary[ny, nx], corners)
+    z_face = (p_face @ cam.R.T + cam.t)[:, 2]
+    t_face = z_face / (dirs @ cam.R[2])
+    w = np.clip(dist[yi, xi] / (FACE_BLEND * obs.size), 0.0, 1.0)
+    w = w * w * (3 - 2 * w)
+    return (1 - w) * t_face + w * t_shell
+
+
 def _ray_neck(origin: np.ndarray, dirs: np.ndarray, head: HeadModel):
     """First hit (t [N], hit [N]) of rays with the neck: a vertical elliptic cylinder under the skull."""
     c = np.array([head.shell_centre[0], 0.0, NECK_CENTRE_Z_M])
     r = np.array([NECK_RADII_M[0], 1e6, NECK_RADII_M[1]])    # infinite along y
-    return _ray_sphere(origin, dirs, c, r)
+    return ray_ellipsoid(origin, dirs, c, r)
 
 
-def _hidden_neck(head: HeadModel, cam: _Camera, tri_id: np.ndarray, color: np.ndarray) -> RigidGaussians:
-    """Complete the neck where the photo cannot show it (its sides and back, and behind the chin), so a turned head
-    shows neck under the jaw, not the background. Points on the neck cylinder, skinned like the photo's neck."""
-    step = 0.004
-    angles = np.arange(0.0, 2 * np.pi, step / NECK_RADII_M[0])
-    heights = np.arange(head.jaw_line_y - 0.10, head.jaw_line_y + 0.04, step)
-    a, y = np.meshgrid(angles, heights)
-    a, y = a.ravel(), y.ravel()
-    normals = np.stack([np.sin(a), np.zeros_like(a), np.cos(a)], axis=1)
-    pts = np.stack([head.shell_centre[0] + NECK_RADII_M[0] * np.sin(a), y,
-                    NECK_CENTRE_Z_M + NECK_RADII_M[1] * np.cos(a)], axis=1)
-    view = cam.centre - pts
-    facing = np.einsum("ij,ij->i", normals, view / np.linalg.norm(view, axis=1, keepdims=True))
-    p = (pts @ cam.R.T + cam.t) @ cam.K.T
-    px = np.clip((p[:, :2] / p[:, 2:]).astype(int), 0, tri_id.shape[0] - 1)
-    keep = (facing < 0.15) | (tri_id[px[:, 1], px[:, 0]] >= 0)
-    pts, normals = pts[keep], normals[keep]
-    n = len(pts)
-    return RigidGaussians(means=pts.astype(np.float32), quats=_disc_quats(normals),
-                          scales=np.tile(np.float32([step, step, step * 0.25]), (n, 1)),
-                          colors=np.tile(color.astype(np.float32), (n, 1)), opacities=np.ones(n, np.float32),
-                          part=np.full(n, PART_BODY, np.int8), skin=head.skin_weights(pts))
-
-
-def _back_of_head(head: HeadModel, cam: _Camera, body: RigidGaussians, skin: np.ndarray,
-                  config: AvatarConfig) -> RigidGaussians:
-    """Complete the unseen back and sides of the skull: the hair's median colour, except the sides of the face
-    below the eyes and in front of the ears (cheeks and jaw seen from the side), which take the skin's (`skin` [3])."""
-    n = config.back_of_head_points
-    i = np.arange(n) + 0.5
-    phi = np.arccos(1 - 2 * i / n)
-    theta = np.pi * (1 + 5 ** 0.5) * i
-    unit = np.stack([np.sin(phi) * np.cos(theta), np.cos(phi), np.sin(phi) * np.sin(theta)], axis=1)
-    pts = head.shell_centre + unit * head.shell_radii
-    normals = unit / head.shell_radii
-    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
-    view = cam.centre - pts
-    facing = np.einsum("ij,ij->i", normals, view / np.linalg.norm(view, axis=1, keepdims=True))
-    keep = (facing < -0.05) & (pts[:, 1] > head.jaw_line_y + 0.02)   # hidden from the photo camera only
-    pts, normals = pts[keep], normals[keep]
-    top = body.part == PART_SKULL
-    hair = np.median(body.colors[top], axis=0) if top.any() else np.array([0.2, 0.15, 0.1])
-    spacing = np.sqrt(4 * np.pi * head.shell_radii.mean() ** 2 / n)
-    scales = np.tile(np.array([spacing, spacing, spacing * config.normal_thickness]), (len(pts), 1))
-    eye_y = float(head.eye_centres[:, 1].mean())
-    cheek = (pts[:, 1] < eye_y - 0.01) & (pts[:, 2] > head.shell_centre[2])
-    colors = np.where(cheek[:, None], skin[None, :], hair[None, :])
-    return RigidGaussians(means=pts.astype(np.float32), quats=_disc_quats(normals), scales=scales.astype(np.float32),
-                          colors=colors.astype(np.float32),
-                          opacities=np.ones(len(pts), np.float32), part=np.full(len(pts), PART_SKULL, np.int8),
-                          skin=np.ones(len(pts), np.float32))
-
-
-def _grid(x0, x1, y0, y1, step):
-    xs = np.arange(x0, x1 + 1e-9, step)
-    ys = np.arange(y0, y1 + 1e-9, step)
-    gx, gy = np.meshgrid(xs, ys)
-    return gx.ravel(), gy.ravel()
-
-
-def _mouth_shade(x: np.ndarray, cx: float, half_w: float) -> np.ndarray:
-    """Ambient shading [N] of the mouth interior: 1 at the middle, darker towards the corners (cheeks shadow the
-    side teeth), so the teeth read as a curved row rather than a flat white band."""
-    return np.clip(1.0 - 0.55 * ((x - cx) / max(half_w, 1e-3)) ** 2, 0.35, 1.0)
-
-
-def _mouth_interior(head: HeadModel) -> RigidGaussians:
-    """Dark cavity (skull), upper teeth (skull), lower teeth and tongue (jaw), behind the lips."""
-    f = head.face_rest
-    cx = 0.5 * (f[78, 0] + f[308, 0])
-    half_w = 0.5 * (f[308, 0] - f[78, 0])
-    y_top, y_bot = f[13, 1], f[14, 1]
-    z_lip = float(f[list(topo.LIP_UPPER_INNER + topo.LIP_LOWER_INNER), 2].mean())
-    step = 0.0012
-    groups = []
-
-    def add(x, y, z, color, part, size=1.0):
-        n = len(x)
-        groups.append(RigidGaussians(
-            means=np.stack([x, y, z], 1).astype(np.float32), quats=np.tile(np.float32([1, 0, 0, 0]), (n, 1)),
-            scales=np.tile(np.float32([step * size, step * size, step * 0.3]), (n, 1)),
-            colors=(np.float32(color)[None, :] * _mouth_shade(x, cx, half_w)[:, None]).astype(np.float32),
-            opacities=np.ones(n, np.float32),
-            part=np.full(n, part, np.int8), skin=np.ones(n, np.float32)))
-
-    bulge = lambda x, depth: z_lip - depth - 0.25 * (x - cx) ** 2 / max(half_w, 1e-3)  # noqa: E731
-    opened = rotate_about_hinge(f[[14]], np.ones(1, np.float32), head.rig.jaw_hinge, JAW_OPEN_MAX_RAD)
-    y_low = float(opened[0, 1]) - 0.003          # lowest lower-lip height at jawOpen = 1
-    x, y = _grid(cx - 0.95 * half_w, cx + 0.95 * half_w, y_low, y_top + 0.004, step)
-    add(x, y, bulge(x, 0.016), (0.09, 0.025, 0.03), PART_SKULL, size=1.3)
-    x, y = _grid(cx - 0.95 * half_w, cx + 0.95 * half_w, y_low, y_top + 0.004, 2 * step)
-    add(x, y, bulge(x, 0.026), (0.05, 0.012, 0.015), PART_SKULL, size=2.6)      # back wall: never see-through
-    x, y = _grid(cx - 0.75 * half_w, cx + 0.75 * half_w, y_top - 0.009, y_top + 0.002, step)
-    add(x, y, bulge(x, 0.0045), (0.80, 0.77, 0.70), PART_SKULL)
-    x, y = _grid(cx - 0.65 * half_w, cx + 0.65 * half_w, y_bot - 0.006, y_bot + 0.003, step)
-    add(x, y, bulge(x, 0.0065), (0.70, 0.67, 0.60), PART_JAW)
-    x, y = _grid(cx - 0.6 * half_w, cx + 0.6 * half_w, y_bot - 0.022, y_bot - 0.004, step)
-    add(x, y, bulge(x, 0.012), (0.50, 0.20, 0.20), PART_JAW)
-    return RigidGaussians.concatenate(groups)

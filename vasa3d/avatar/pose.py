@@ -14,7 +14,7 @@ import numpy as np
 
 from vasa3d.avatar.quat import matrix_from_axis_angle, quat_from_axis_angle, quat_from_matrix, quat_multiply, \
     triangle_frames
-from vasa3d.avatar.types import PART_EYE_L, PART_EYE_R, PART_JAW, BoundGaussians, RigidGaussians
+from vasa3d.avatar.types import LASH_LEFT, LASH_RIGHT, PART_EYE_L, PART_EYE_R, PART_JAW, BoundGaussians, RigidGaussians
 from vasa3d.head.model import HeadModel
 from vasa3d.head.rig import EYE_LOOK_MAX_RAD, JAW_OPEN_MAX_RAD, JAW_SHIFTS_M, rotate_about_hinge
 
@@ -64,20 +64,86 @@ def pose_gaussians(head: HeadModel, face: BoundGaussians, rigid: RigidGaussians,
         colors = np.concatenate([face.colors, rigid.colors])
     if opacities is None:
         opacities = np.concatenate([face.opacities, rigid.opacities])
+    opacities = _fade_lashes(face, opacities, pose)
     return GaussianFrame(means=means, quats=quats, scales=scales, opacities=opacities, colors=colors)
 
 
+LASH_FADE = (0.35, 0.85)   # the lash line fades in as eyeBlink goes from the first to the second value
+
+
+def _fade_lashes(face: BoundGaussians, opacities: np.ndarray, pose: FramePose) -> np.ndarray:
+    """`opacities` [N] with the lash-line Gaussians (the first len(face) entries are the face's) scaled by how
+    far the lid is closed; a copy when anything changes."""
+    lashes = np.flatnonzero(face.lash)
+    if len(lashes) == 0:
+        return opacities
+    out = opacities.copy()
+    for kind, name in ((LASH_RIGHT, "eyeBlinkRight"), (LASH_LEFT, "eyeBlinkLeft")):
+        fade = np.clip((_coeff(pose, name) - LASH_FADE[0]) / (LASH_FADE[1] - LASH_FADE[0]), 0.0, 1.0)
+        sel = lashes[face.lash[lashes] == kind]
+        out[sel] = opacities[sel] * np.float32(fade)
+    return out
+
+
 def _coeff(pose: FramePose, name: str) -> float:
+    """The coefficient of `name` in `pose` (0 when absent)."""
     return float(pose.coeffs[pose.names.index(name)]) if name in pose.names else 0.0
 
 
 def _bound(head: HeadModel, verts: np.ndarray, g: BoundGaussians):
+    """Means, quats and scales [N, ...] of the bound Gaussians on the deformed mesh `verts` [V, 3].
+
+    GaussianAvatars' rule: mean = barycentric point + k * (offset * normal + R @ local_pos), rotation = R * local
+    rotation, scale = k * local scale (R, k: the triangle's frame and mean edge length). The skin Gaussians on the
+    surface (no local position, no lash) also follow their triangle's deformation gradient F (photo triangle ->
+    posed triangle): rotated onto F's principal axes and scaled by its singular values, so a stretched triangle (a
+    closing lid, an opening lip) keeps them overlapping instead of opening gaps (exact for equal in-plane scales,
+    as built).
+    """
     R, k = triangle_frames(verts, head.triangles)
     tri = head.triangles[g.parent]
     means = np.einsum("nk,nkd->nd", g.bary, verts[tri]) + (g.offset * k[g.parent])[:, None] * R[g.parent][:, :, 2]
-    quats = quat_multiply(quat_from_matrix(R)[g.parent], g.local_quat)
-    scales = g.local_scale * k[g.parent][:, None]
+    q_plain = quat_from_matrix(R)
+    theta, sigma, k_ref = _stretch(head, verts, R)
+    half = 0.5 * theta
+    q_theta = np.stack([np.cos(half), np.zeros_like(half), np.zeros_like(half), np.sin(half)], axis=1)
+    q_tri = quat_multiply(q_plain, q_theta.astype(np.float32))
+    quats = quat_multiply(q_tri[g.parent], g.local_quat)
+    axes = np.concatenate([sigma, np.sqrt(sigma[:, :1] * sigma[:, 1:])], axis=1) * k_ref[:, None]
+    scales = g.local_scale * axes[g.parent]
+    special = np.flatnonzero((g.lash != 0) | g.local_pos.any(axis=1))    # lash lines and the jaw skirt
+    if len(special):
+        f = g.parent[special]
+        means[special] += k[f][:, None] * np.einsum("nij,nj->ni", R[f], g.local_pos[special])
+        quats[special] = quat_multiply(q_plain[f], g.local_quat[special])
+        scales[special] = g.local_scale[special] * k[f][:, None]
     return means.astype(np.float32), quats, scales.astype(np.float32)
+
+
+def _stretch(head: HeadModel, verts: np.ndarray, R: np.ndarray):
+    """Per-triangle in-plane stretch from the photo mesh to `verts`: (theta [F] rad, the major stretch axis's angle
+    from the triangle frame's first axis; sigma [F, 2] singular values of F, clipped to [0.25, 6]; k_ref [F] the
+    photo triangles' mean edge length, metres)."""
+    t0, t1, t2 = head.triangles[:, 0], head.triangles[:, 1], head.triangles[:, 2]
+    R_ref, k_ref = triangle_frames(head.face_photo, head.triangles)
+
+    def edges2d(v, frames):   # [F, 2, 2]: the two edges from vertex 0 in the triangle's in-plane axes
+        e = np.stack([v[t1] - v[t0], v[t2] - v[t0]], axis=2)             # [F, 3, 2]
+        return np.einsum("fda,fdb->fab", frames[:, :, :2], e)
+
+    E_ref, E_cur = edges2d(head.face_photo, R_ref), edges2d(verts, R)
+    det = E_ref[:, 0, 0] * E_ref[:, 1, 1] - E_ref[:, 0, 1] * E_ref[:, 1, 0]
+    det = np.where(np.abs(det) > 1e-14, det, 1e-14)
+    inv = np.stack([np.stack([E_ref[:, 1, 1], -E_ref[:, 0, 1]], 1), np.stack([-E_ref[:, 1, 0], E_ref[:, 0, 0]], 1)],
+                   1) / det[:, None, None]
+    F = np.einsum("fab,fbc->fac", E_cur, inv)
+    a = (F[:, 0] ** 2).sum(1)                      # C = F F^T = [[a, b], [b, c]]
+    b = (F[:, 0] * F[:, 1]).sum(1)
+    c = (F[:, 1] ** 2).sum(1)
+    mean, dev = 0.5 * (a + c), np.sqrt((0.5 * (a - c)) ** 2 + b * b)
+    sigma = np.sqrt(np.maximum(np.stack([mean + dev, mean - dev], axis=1), 0.0))
+    theta = 0.5 * np.arctan2(2 * b, a - c)
+    return theta.astype(np.float32), np.clip(sigma, 0.25, 6.0).astype(np.float32), k_ref
 
 
 def _eye_gazes(pose: FramePose) -> tuple[np.ndarray, np.ndarray]:
@@ -114,25 +180,32 @@ def _rigid_local(head: HeadModel, g: RigidGaussians, jaw_angle: float, jaw_shift
 
 
 def _skin(head: HeadModel, means, quats, skin, rotvec, translation):
-    """Turn the head about the neck pivot; each Gaussian follows `skin` [N] of the rotation and translation."""
+    """Turn the head about the neck pivot; each Gaussian follows `skin` [N] of the rotation and translation
+    (1: all of it, the head; 0: none, the torso; between: the neck, by a slerp of the rotation)."""
     rotvec = np.asarray(rotvec, np.float32).reshape(3)
     translation = np.asarray(translation, np.float32).reshape(3)
     if not rotvec.any() and not translation.any():
         return means, quats
     pivot = head.neck_pivot
-    out_m, out_q = means.copy(), quats.copy()
-    full = skin >= 1.0
     R = matrix_from_axis_angle(rotvec)
-    out_m[full] = (means[full] - pivot) @ R.T + pivot + translation
-    out_q[full] = quat_multiply(quat_from_axis_angle(rotvec[None]), quats[full])
-    part = (skin > 0.0) & ~full
-    if part.any():
+    q = quat_from_axis_angle(rotvec[None])[0]
+    out_m = (means - pivot) @ R.T + (pivot + translation)          # everything as the head, then fix the rest
+    out_q = quats @ _left_multiplication(q).T
+    still = np.flatnonzero(skin <= 0.0)
+    out_m[still], out_q[still] = means[still], quats[still]
+    part = np.flatnonzero((skin > 0.0) & (skin < 1.0))
+    if len(part):
         w = skin[part][:, None]
         qs = quat_from_axis_angle(rotvec[None] * w)
-        p = means[part] - pivot
-        out_m[part] = _rotate_by_quats(qs, p) + pivot + w * translation
+        out_m[part] = _rotate_by_quats(qs, means[part] - pivot) + pivot + w * translation
         out_q[part] = quat_multiply(qs, quats[part])
-    return out_m, out_q
+    return out_m.astype(np.float32), out_q.astype(np.float32)
+
+
+def _left_multiplication(q: np.ndarray) -> np.ndarray:
+    """float32 [4, 4] L with L @ p = q * p (Hamilton product, wxyz) for any quaternion p."""
+    w, x, y, z = (float(v) for v in q)
+    return np.array([[w, -x, -y, -z], [x, w, -z, y], [y, z, w, -x], [z, -y, x, w]], np.float32)
 
 
 def _rotate_by_quats(q: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -7,6 +7,10 @@ import numpy as np
 from vasa3d.avatar.pose import FramePose
 
 
+SHEET_COMPANIONS = {"mouthClose": ("jawOpen",)}
+"""Shapes shown together with another on the contact sheet (mouthClose acts only against an open jaw)."""
+
+
 def neutral_pose(names: tuple[str, ...] = (), coeffs=()) -> FramePose:
     """A `FramePose` with the given coefficients, the head still and the eyes straight ahead."""
     return FramePose(names=tuple(names), coeffs=np.asarray(coeffs, np.float32).reshape(len(names)),
@@ -52,7 +56,8 @@ def render_frame(avatar, pose: FramePose, yaw: float = 0.0, pitch: float = 0.0, 
 
 def expression_sheet(avatar, names: tuple[str, ...] | None = None, yaws_deg=(-30.0, 0.0, 30.0), tile: int = 160,
                      backend: str = "auto") -> np.ndarray:
-    """Contact sheet: one labelled row per blendshape (at 1.0; "neutral" first), one column per camera yaw.
+    """Contact sheet: one labelled row per blendshape (at 1.0, with its `SHEET_COMPANIONS`; "neutral" first), one
+    column per camera yaw.
 
     Args:
         names: blendshapes to show (default: every name the rig supports). tile: side of one render, pixels.
@@ -71,11 +76,13 @@ def expression_sheet(avatar, names: tuple[str, ...] | None = None, yaws_deg=(-30
     y0 = int(np.clip(cy - tile / 2, 0, zoom * tile - tile))
     rows = []
     for name in ("neutral",) + names:
-        pose = neutral_pose() if name == "neutral" else neutral_pose((name,), (1.0,))
+        extra = SHEET_COMPANIONS.get(name, ())
+        pose = neutral_pose() if name == "neutral" else neutral_pose((name,) + extra, (1.0,) * (1 + len(extra)))
         tiles = [render_frame(avatar, pose, np.radians(y), 0.0, zoom * tile, backend)[y0:y0 + tile, x0:x0 + tile]
                  for y in yaws_deg]
         label = Image.new("RGB", (tile * len(tiles), label_h), (255, 255, 255))
-        ImageDraw.Draw(label).text((4, 2), f"{name} = 1" if name != "neutral" else "neutral", fill=(0, 0, 0))
+        text = "neutral" if name == "neutral" else " + ".join(f"{n} = 1" for n in (name,) + extra)
+        ImageDraw.Draw(label).text((4, 2), text, fill=(0, 0, 0))
         rows.append(np.concatenate([np.asarray(label), np.concatenate(tiles, axis=1)], axis=0))
     return _grid(rows, columns=4)
 

@@ -55,6 +55,9 @@ class ExpressionRig:
     def deform(self, rest: np.ndarray, names: tuple[str, ...] | list[str], coeffs: np.ndarray) -> np.ndarray:
         """Deform `rest` [V, 3] by `coeffs` [len(names)] (float, typically in [0, 1]); returns float32 [V, 3].
 
+        mouthClose acts only up to jawOpen (as in ARKit captures, where it cancels the jaw's lip gap: mouthClose =
+        jawOpen gives closed lips on an open jaw); alone it does nothing.
+
         Raises ValueError for an unknown name or mismatched lengths.
         """
         coeffs = np.asarray(coeffs, dtype=np.float32).reshape(-1)
@@ -62,6 +65,9 @@ class ExpressionRig:
             raise ValueError(f"{len(names)} names but {len(coeffs)} coefficients")
         full = np.zeros(len(self.supported), dtype=np.float32)
         full[self.index(names)] = coeffs
+        if "mouthClose" in self.names:   # ARKit: mouthClose closes the lips against an open jaw, never beyond it
+            i = self.names.index("mouthClose")
+            full[i] = min(full[i], max(full[-1], 0.0))
         out = rest + np.tensordot(full[:-1], self.deltas, axes=1)
         angle = full[-1] * JAW_OPEN_MAX_RAD
         if angle != 0.0:
@@ -126,6 +132,7 @@ def close_lips(face: np.ndarray, triangles: np.ndarray) -> np.ndarray:
 
 
 def _region(rest: np.ndarray, handle_ids, radius_m: float) -> np.ndarray:
+    """bool [V]: vertices within `radius_m` (metres) of any handle vertex."""
     d = np.linalg.norm(rest[:, None, :] - rest[list(handle_ids)][None, :, :], axis=2).min(axis=1)
     return d < radius_m
 
@@ -181,6 +188,7 @@ def _jaw_weights(rest: np.ndarray, A) -> np.ndarray:
 
 
 def _jaw_gap(rest: np.ndarray, jaw_w: np.ndarray, hinge: np.ndarray) -> float:
+    """Vertical inner-lip gap (13 above 14) in metres at jawOpen = 1."""
     opened = rotate_about_hinge(rest, jaw_w, hinge, JAW_OPEN_MAX_RAD)
     return float(opened[13, 1] - opened[14, 1])
 
@@ -191,6 +199,8 @@ def _side_ids(ids, side: int, rest: np.ndarray) -> list[int]:
 
 
 def _mouth_shapes(rest, A, k: float, gap: float) -> dict[str, np.ndarray]:
+    """Lip shapes: close (cancels the jaw's lip gap `gap`), pucker, funnel, smile, stretch, press, lowerDown,
+    upperUp, roll; handle displacements in metres scaled by `k`."""
     up, lo = topo.LIP_UPPER_OUTER + topo.LIP_UPPER_INNER, topo.LIP_LOWER_OUTER + topo.LIP_LOWER_INNER
     up_mid = [i for i in up if i not in topo.MOUTH_CORNERS]
     lo_mid = [i for i in lo if i not in topo.MOUTH_CORNERS]
@@ -248,6 +258,7 @@ def _eye_shapes(rest, A) -> dict[str, np.ndarray]:
 
 
 def _brow_shapes(rest, A, k: float) -> dict[str, np.ndarray]:
+    """browInnerUp and browOuterUpLeft/Right (the inner brow held still)."""
     s = {}
     inner = {i: np.array([0.0, 0.007 * k, 0.0]) for i in topo.BROW_INNER}
     s["browInnerUp"] = _shape(rest, A, inner, 0.03 * k)
