@@ -70,6 +70,25 @@ def test_jaw_open_parts_the_lips_and_keeps_the_upper_face_still(head):
     assert opened[152, 1] < head.face_rest[152, 1] - 0.01   # the chin drops
 
 
+@pytest.mark.parametrize("portrait", ["p02_obama_official.jpg", "p06_grid_older_woman.png"])
+def test_jaw_open_parts_the_lips_by_the_same_share_of_any_face(portrait):
+    """The jaw angle is fitted per face: a long chin or thick lips still open to JAW_OPEN_GAP face heights."""
+    from tests.conftest import shared
+    from vasa3d.face import analyze_face
+    from vasa3d.head import build_head
+    from vasa3d.head.rig import JAW_OPEN_GAP, JAW_OPEN_RANGE_RAD
+    from vasa3d.io import read_image
+
+    head = build_head(analyze_face(read_image(shared(f"portraits/{portrait}"))).landmarks_head)
+    opened = head.rig.deform(head.face_rest, ("jawOpen",), np.ones(1))
+    face_h = head.face_rest[10, 1] - head.face_rest[152, 1]
+    gap = (opened[13, 1] - opened[14, 1]) / face_h
+    assert abs(gap - JAW_OPEN_GAP) < 0.005, gap
+    assert JAW_OPEN_RANGE_RAD[0] <= head.rig.jaw_open_rad <= JAW_OPEN_RANGE_RAD[1]
+    restored = type(head).from_npz_dict(head.to_npz_dict())
+    assert restored.rig.jaw_open_rad == pytest.approx(head.rig.jaw_open_rad)
+
+
 def test_blink_closes_the_lids(head):
     closed = head.rig.deform(head.face_rest, ("eyeBlinkLeft", "eyeBlinkRight"), np.ones(2))
     for up, lo in ((159, 145), (386, 374)):

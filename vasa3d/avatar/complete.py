@@ -12,7 +12,7 @@ from vasa3d.avatar.types import PART_BODY, PART_JAW, PART_SKULL, RigidGaussians
 from vasa3d.config import AvatarConfig
 from vasa3d.head import topology as topo
 from vasa3d.head.model import HeadModel
-from vasa3d.head.rig import JAW_OPEN_MAX_RAD, rotate_about_hinge
+from vasa3d.head.rig import rotate_about_hinge
 
 NECK_RADII_M = (0.055, 0.055)   # half-width and half-depth of the neck cylinder
 NECK_CENTRE_Z_M = -0.02
@@ -139,7 +139,7 @@ def mouth_interior(head: HeadModel) -> RigidGaussians:
             part=np.full(n, part, np.int8), skin=np.ones(n, np.float32)))
 
     bulge = lambda x, depth: z_lip - depth - 0.25 * (x - cx) ** 2 / max(half_w, 1e-3)  # noqa: E731
-    opened = rotate_about_hinge(f[[14]], np.ones(1, np.float32), head.rig.jaw_hinge, JAW_OPEN_MAX_RAD)
+    opened = rotate_about_hinge(f[[14]], np.ones(1, np.float32), head.rig.jaw_hinge, head.rig.jaw_open_rad)
     y_low = float(opened[0, 1]) - 0.003          # lowest lower-lip height at jawOpen = 1
     x, y = _grid(cx - 0.95 * half_w, cx + 0.95 * half_w, y_low, y_top + 0.004, step)
     add(x, y, bulge(x, 0.016), (0.09, 0.025, 0.03), PART_SKULL, size=1.3)

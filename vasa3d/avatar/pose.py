@@ -16,7 +16,7 @@ from vasa3d.avatar.quat import matrix_from_axis_angle, quat_from_axis_angle, qua
     triangle_frames
 from vasa3d.avatar.types import LASH_LEFT, LASH_RIGHT, PART_EYE_L, PART_EYE_R, PART_JAW, BoundGaussians, RigidGaussians
 from vasa3d.head.model import HeadModel
-from vasa3d.head.rig import EYE_LOOK_MAX_RAD, JAW_OPEN_MAX_RAD, JAW_SHIFTS_M, rotate_about_hinge
+from vasa3d.head.rig import EYE_LOOK_MAX_RAD, JAW_SHIFTS_M, rotate_about_hinge
 
 
 @dataclass
@@ -51,7 +51,7 @@ def pose_gaussians(head: HeadModel, face: BoundGaussians, rigid: RigidGaussians,
     """
     verts = head.rig.deform(head.face_rest, pose.names, pose.coeffs)
     f_means, f_quats, f_scales = _bound(head, verts, face)
-    jaw_angle = JAW_OPEN_MAX_RAD * _coeff(pose, "jawOpen")
+    jaw_angle = head.rig.jaw_open_rad * _coeff(pose, "jawOpen")
     jaw_shift = sum((_coeff(pose, n) * np.asarray(v, np.float32) for n, v in JAW_SHIFTS_M.items()),
                     np.zeros(3, np.float32))
     r_means, r_quats = _rigid_local(head, rigid, jaw_angle, jaw_shift, _eye_gazes(pose))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vasa3d.head import topology as topo
-from vasa3d.head.rig import ExpressionRig, build_rig, close_lips
+from vasa3d.head.rig import JAW_OPEN_MAX_RAD, ExpressionRig, build_rig, close_lips
 
 NECK_PIVOT_OFFSET_M = (0.0, -0.055, -0.015)   # head rotations turn about this point (upper cervical spine)
 NECK_BLEND_M = 0.07                           # skin weight falls from 1 to 0 over this height below the jaw line
@@ -56,7 +56,8 @@ class HeadModel:
         return {f"{prefix}face_rest": self.face_rest, f"{prefix}face_photo": self.face_photo, f"{prefix}iris_rest": self.iris_rest,
                 f"{prefix}triangles": self.triangles, f"{prefix}rig_names": np.array(self.rig.names),
                 f"{prefix}rig_deltas": self.rig.deltas, f"{prefix}rig_jaw_weights": self.rig.jaw_weights,
-                f"{prefix}rig_jaw_hinge": self.rig.jaw_hinge, f"{prefix}shell_centre": self.shell_centre,
+                f"{prefix}rig_jaw_hinge": self.rig.jaw_hinge,
+                f"{prefix}rig_jaw_open_rad": np.float32(self.rig.jaw_open_rad), f"{prefix}shell_centre": self.shell_centre,
                 f"{prefix}shell_radii": self.shell_radii, f"{prefix}eye_centres": self.eye_centres,
                 f"{prefix}neck_pivot": self.neck_pivot, f"{prefix}jaw_line_y": np.float32(self.jaw_line_y)}
 
@@ -64,7 +65,8 @@ class HeadModel:
     def from_npz_dict(cls, d, prefix: str = "head_") -> "HeadModel":
         """Inverse of `to_npz_dict`; raises KeyError on a missing array."""
         rig = ExpressionRig(names=tuple(str(n) for n in d[f"{prefix}rig_names"]), deltas=d[f"{prefix}rig_deltas"],
-                            jaw_weights=d[f"{prefix}rig_jaw_weights"], jaw_hinge=d[f"{prefix}rig_jaw_hinge"])
+                            jaw_weights=d[f"{prefix}rig_jaw_weights"], jaw_hinge=d[f"{prefix}rig_jaw_hinge"],
+                            jaw_open_rad=float(d.get(f"{prefix}rig_jaw_open_rad", JAW_OPEN_MAX_RAD)))
         return cls(face_rest=d[f"{prefix}face_rest"], face_photo=d[f"{prefix}face_photo"], iris_rest=d[f"{prefix}iris_rest"],
                    triangles=d[f"{prefix}triangles"], rig=rig, shell_centre=d[f"{prefix}shell_centre"],
                    shell_radii=d[f"{prefix}shell_radii"], eye_centres=d[f"{prefix}eye_centres"],

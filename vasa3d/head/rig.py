@@ -16,7 +16,9 @@ import numpy as np
 from vasa3d.arkit import check_names
 from vasa3d.head import topology as topo
 
-JAW_OPEN_MAX_RAD = 0.30          # jaw rotation at jawOpen = 1 (about 17 degrees)
+JAW_OPEN_MAX_RAD = 0.30          # default jaw rotation at jawOpen = 1 (about 17 degrees; rigs saved before per-face)
+JAW_OPEN_GAP = 0.14              # inner-lip gap at jawOpen = 1, in face heights (chin to forehead): a wide-open mouth
+JAW_OPEN_RANGE_RAD = (0.24, 0.40)   # the per-face jaw angle stays within about 14 to 23 degrees
 JAW_HINGE_OFFSET_M = (0.0, -0.012, 0.012)   # hinge relative to the head centre (between the ears)
 JAW_SHIFTS_M = {"jawLeft": (0.006, 0.0, 0.0), "jawRight": (-0.006, 0.0, 0.0), "jawForward": (0.0, 0.0, 0.005)}
 """Translation of the jaw (chin, lower lip, lower teeth, tongue) at coefficient 1; subject's left = +x."""
@@ -35,12 +37,15 @@ class ExpressionRig:
         deltas: float32 [K, V, 3], displacement at coefficient 1 in metres, head frame.
         jaw_weights: float32 [V] in [0, 1], how much each vertex follows the jaw rotation.
         jaw_hinge: float32 [3], a point on the hinge axis (head frame, metres); the axis is +x.
+        jaw_open_rad: jaw rotation in radians at jawOpen = 1, chosen per face so the lips part by `JAW_OPEN_GAP`
+            face heights whatever the distance from the hinge to the lips.
     """
 
     names: tuple[str, ...]
     deltas: np.ndarray
     jaw_weights: np.ndarray
     jaw_hinge: np.ndarray
+    jaw_open_rad: float = JAW_OPEN_MAX_RAD
 
     @property
     def supported(self) -> tuple[str, ...]:
@@ -69,7 +74,7 @@ class ExpressionRig:
             i = self.names.index("mouthClose")
             full[i] = min(full[i], max(full[-1], 0.0))
         out = rest + np.tensordot(full[:-1], self.deltas, axes=1)
-        angle = full[-1] * JAW_OPEN_MAX_RAD
+        angle = full[-1] * self.jaw_open_rad
         if angle != 0.0:
             out = rotate_about_hinge(out, self.jaw_weights, self.jaw_hinge, angle)
         return out.astype(np.float32)
@@ -159,7 +164,10 @@ def build_rig(rest: np.ndarray, triangles: np.ndarray, head_centre_to_mouth_scal
     k = head_centre_to_mouth_scale
     jaw_w = _jaw_weights(rest, A)
     hinge = np.asarray(JAW_HINGE_OFFSET_M, dtype=np.float32)
-    gap = _jaw_gap(rest, jaw_w, hinge)          # lip gap at jawOpen = 1, metres
+    face_height = float(rest[topo.FOREHEAD, 1] - rest[topo.CHIN, 1])
+    per_rad = _jaw_gap(rest, jaw_w, hinge, JAW_OPEN_MAX_RAD) / JAW_OPEN_MAX_RAD
+    jaw_rad = float(np.clip(JAW_OPEN_GAP * face_height / max(per_rad, 1e-6), *JAW_OPEN_RANGE_RAD))
+    gap = _jaw_gap(rest, jaw_w, hinge, jaw_rad)          # lip gap at jawOpen = 1, metres
     shapes: dict[str, np.ndarray] = {}
     shapes.update(_mouth_shapes(rest, A, k, gap))
     shapes.update(_eye_shapes(rest, A))
@@ -168,7 +176,7 @@ def build_rig(rest: np.ndarray, triangles: np.ndarray, head_centre_to_mouth_scal
     shapes.update({name: np.zeros_like(rest) for name in GAZE_SHAPES})
     names = tuple(shapes)
     deltas = np.stack([shapes[n] for n in names]).astype(np.float32)
-    return ExpressionRig(names=names, deltas=deltas, jaw_weights=jaw_w, jaw_hinge=hinge)
+    return ExpressionRig(names=names, deltas=deltas, jaw_weights=jaw_w, jaw_hinge=hinge, jaw_open_rad=jaw_rad)
 
 
 def _jaw_weights(rest: np.ndarray, A) -> np.ndarray:
@@ -187,9 +195,9 @@ def _jaw_weights(rest: np.ndarray, A) -> np.ndarray:
     return np.clip(w, 0.0, 1.0).astype(np.float32)
 
 
-def _jaw_gap(rest: np.ndarray, jaw_w: np.ndarray, hinge: np.ndarray) -> float:
-    """Vertical inner-lip gap (13 above 14) in metres at jawOpen = 1."""
-    opened = rotate_about_hinge(rest, jaw_w, hinge, JAW_OPEN_MAX_RAD)
+def _jaw_gap(rest: np.ndarray, jaw_w: np.ndarray, hinge: np.ndarray, angle: float) -> float:
+    """Vertical inner-lip gap (13 above 14) in metres with the jaw turned by `angle` (rad)."""
+    opened = rotate_about_hinge(rest, jaw_w, hinge, angle)
     return float(opened[13, 1] - opened[14, 1])
 
 
