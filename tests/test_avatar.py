@@ -268,3 +268,51 @@ def test_an_avatar_saved_before_lashes_and_the_skirt_still_loads(tmp_path, obama
     loaded = Avatar.load(tmp_path / "old.npz")
     assert not loaded.face.lash.any() and not loaded.face.local_pos.any()
     assert loaded.pose(_pose(("eyeBlinkLeft",), (1.0,))).means.shape == (obama_avatar.num_gaussians, 3)
+
+
+def _skull_samples(points: np.ndarray, colours: np.ndarray):
+    from vasa3d.avatar.types import RigidGaussians
+
+    n = len(points)
+    return RigidGaussians(means=points.astype(np.float32), quats=np.tile(np.float32([1, 0, 0, 0]), (n, 1)),
+                          scales=np.full((n, 3), 0.002, np.float32), colors=colours.astype(np.float32),
+                          opacities=np.ones(n, np.float32), part=np.full(n, PART_SKULL, np.int8),
+                          skin=np.ones(n, np.float32))
+
+
+def test_unseen_hair_takes_the_crowns_hair_not_its_scalp(obama_avatar):
+    from vasa3d.avatar.complete import hair_colours
+
+    head = obama_avatar.head
+    rng = np.random.default_rng(0)
+    top = head.face_photo[10, 1]
+    pts = np.stack([rng.uniform(-0.06, 0.06, 400), rng.uniform(top + 0.005, top + 0.05, 400), np.zeros(400)], 1)
+    skin, hair = np.float32([0.80, 0.55, 0.45]), np.float32([0.15, 0.12, 0.10])
+    lit_scalp = np.clip(skin * 1.12, 0, 1)                      # brighter than the face's median, same hue
+    colours = np.where((np.arange(400) < 240)[:, None], lit_scalp, hair)
+    got = np.median(hair_colours(head, _skull_samples(pts, colours), 500, skin=skin), axis=0)
+    np.testing.assert_allclose(got, hair, atol=0.03)
+    bald = np.median(hair_colours(head, _skull_samples(pts, np.tile(lit_scalp, (400, 1))), 500, skin=skin), axis=0)
+    np.testing.assert_allclose(bald, lit_scalp, atol=0.03)          # a bald crown stays skin
+
+
+def test_unseen_back_of_head_continues_the_sides_and_is_shaded(obama_path, obama_avatar):
+    from vasa3d.avatar.complete import BACK_SHADE, back_of_head
+    from vasa3d.avatar.lift import Camera
+    from vasa3d.config import AvatarConfig
+
+    head = obama_avatar.head
+    cam = Camera(analyze_face(read_image(obama_path)))
+    c, r = head.shell_centre, head.shell_radii
+    rng = np.random.default_rng(1)
+    crown = c + r * np.stack([rng.uniform(-0.5, 0.5, 300), np.full(300, 0.9), rng.uniform(0.0, 0.4, 300)], 1)
+    ear = c + r * np.stack([np.full(60, 0.98), rng.uniform(-0.25, 0.05, 60), rng.uniform(-0.1, 0.1, 60)], 1)
+    hair, red = np.float32([0.2, 0.2, 0.2]), np.float32([0.9, 0.1, 0.1])
+    body = _skull_samples(np.concatenate([crown, ear]), np.concatenate([np.tile(hair, (300, 1)), np.tile(red, (60, 1))]))
+    back = back_of_head(head, cam, body, np.float32([0.8, 0.6, 0.5]), AvatarConfig())
+    u = (back.means - c) / r                                    # position on the unit sphere of the shell
+    near_ear = (u[:, 0] > 0.9) & (np.abs(u[:, 1] + 0.1) < 0.1) & (u[:, 2] < 0.0) & (u[:, 2] > -0.3)
+    far_back = u[:, 2] < -0.95
+    assert near_ear.sum() > 5 and far_back.sum() > 5
+    assert back.colors[near_ear, 0].mean() > 0.5 > back.colors[near_ear, 1].mean()     # the ear's colour continues
+    np.testing.assert_allclose(back.colors[far_back].mean(axis=0), BACK_SHADE * hair, atol=0.04)  # hair, shaded

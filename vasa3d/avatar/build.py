@@ -28,6 +28,7 @@ from vasa3d.head.model import HeadModel
 MIN_OPACITY = 0.05
 TOWARD_VIEW = 0.6          # hair/ear disc normals are tilted this far (before normalising) towards the photo camera
 FACE_BLEND = 0.04          # hair/ear depth blends from the face edge's to the skull shell's over this share of the crop
+INTERIOR_MARGIN = 0.025   # "inside the person mask": this share of the crop from its edge
 NECK_SHADE = 0.85          # the unseen neck: the face's median skin colour darkened by this
 __all__ = ["build_gaussians", "NECK_CENTRE_Z_M", "NECK_RADII_M"]
 
@@ -55,7 +56,9 @@ def build_gaussians(obs: FaceObservation, head: HeadModel, config: AvatarConfig 
     rigid = [eye_gaussians(obs, head, cam, holes, tri_id),
              _mouth_hole_gaussians(obs, head, cam, holes, tri_id),
              _body_gaussians(obs, head, cam, tri_id, bary, holes, config)]
-    rigid.append(back_of_head(head, cam, rigid[-1], skin, config))
+    face_points = np.einsum("nk,nkd->nd", pixels.bary, head.face_photo[head.triangles[pixels.parent]])
+    rigid.append(back_of_head(head, cam, rigid[-1], skin, config, face_points, pixels.colors,
+                              interior=_inside_mask(obs, cam, rigid[-1].means)))
     rigid.append(hidden_neck(head, cam, tri_id, neck))
     rigid.append(mouth_interior(head))
     return face, RigidGaussians.concatenate(rigid)
@@ -206,6 +209,16 @@ def _body_gaussians(obs, head, cam, tri_id, bary, holes, config) -> RigidGaussia
     g.part = part
     g.skin = np.where(on_head, 1.0, head.skin_weights(pts)).astype(np.float32)
     return g
+
+
+def _inside_mask(obs: FaceObservation, cam: Camera, points: np.ndarray) -> np.ndarray:
+    """bool [N]: head-frame points [N, 3] that project at least `INTERIOR_MARGIN` of the crop inside the person
+    mask (their colour is the person's, not the background blended in at the mask's edge)."""
+    import scipy.ndimage as ndi
+
+    depth = ndi.distance_transform_edt(obs.mask > 0.5)
+    px = np.clip(np.round(cam.project(points)).astype(int), 0, obs.size - 1)
+    return depth[px[:, 1], px[:, 0]] > INTERIOR_MARGIN * obs.size
 
 
 def _grid_normals(gy: np.ndarray, gx: np.ndarray, pts: np.ndarray, valid: np.ndarray, fallback: np.ndarray,

@@ -16,17 +16,25 @@ from vasa3d.head.rig import rotate_about_hinge
 
 NECK_RADII_M = (0.055, 0.055)   # half-width and half-depth of the neck cylinder
 NECK_CENTRE_Z_M = -0.02
+NECK_LENGTH_M = 0.075           # the completed neck reaches this far below the jaw line (into the collar)
 UPPER_TOOTH_EDGES_M = (0.0, 0.0085, 0.015, 0.021, 0.027)   # incisors, lateral incisors, canines, premolars
 LOWER_TOOTH_EDGES_M = (0.0, 0.0055, 0.011, 0.017, 0.023)
+SIDE_NEIGHBOURS = 12           # visible samples each unseen back-of-head point draws its colour from
+SIDE_REACH_M = 0.03             # ... fading into the crown's hair colour over this distance from them
+SKIN_CHROMA_DISTANCE = 0.04     # a colour within this chromaticity distance of the skin's ...
+SKIN_BRIGHTNESS = (0.75, 1.4)   # ... and this range of its brightness is skin (scalp, forehead), not hair
+HAIR_MIN_SHARE = 0.2            # ... unless fewer than this share of the crown would be left (a bald head)
+BACK_SHADE = 0.72               # the unseen back is this much darker than the photo's silhouette
 MOUTH_CLEARANCE_M = 0.005       # the mouth interior stays at least this far behind the neutral face's surface
 
 
 def hidden_neck(head: HeadModel, cam: Camera, tri_id: np.ndarray, color: np.ndarray) -> RigidGaussians:
     """Complete the neck where the photo cannot show it (its sides and back, and behind the chin), so a turned head
-    shows neck under the jaw, not the background. Points on the neck cylinder, skinned like the photo's neck."""
+    shows neck under the jaw, not the background. Points on the neck cylinder from `NECK_LENGTH_M` below the jaw
+    line up into the skull, skinned like the photo's neck, `color` [3] shaded darker round the back."""
     step = 0.004
     angles = np.arange(0.0, 2 * np.pi, step / NECK_RADII_M[0])
-    heights = np.arange(head.jaw_line_y - 0.10, head.jaw_line_y + 0.04, step)
+    heights = np.arange(head.jaw_line_y - NECK_LENGTH_M, head.jaw_line_y + 0.04, step)
     a, y = np.meshgrid(angles, heights)
     a, y = a.ravel(), y.ravel()
     normals = np.stack([np.sin(a), np.zeros_like(a), np.cos(a)], axis=1)
@@ -39,17 +47,36 @@ def hidden_neck(head: HeadModel, cam: Camera, tri_id: np.ndarray, color: np.ndar
     keep = (facing < 0.15) | (tri_id[px[:, 1], px[:, 0]] >= 0)
     pts, normals = pts[keep], normals[keep]
     n = len(pts)
+    shade = BACK_SHADE + (1 - BACK_SHADE) * np.clip(1 + facing[keep], 0, 1)      # darker round the back
     return RigidGaussians(means=pts.astype(np.float32), quats=disc_quats(normals),
                           scales=np.tile(np.float32([step, step, step * 0.25]), (n, 1)),
-                          colors=np.tile(color.astype(np.float32), (n, 1)), opacities=np.ones(n, np.float32),
+                          colors=(shade[:, None] * color[None, :]).astype(np.float32), opacities=np.ones(n, np.float32),
                           part=np.full(n, PART_BODY, np.int8), skin=head.skin_weights(pts))
 
 
-def back_of_head(head: HeadModel, cam: Camera, body: RigidGaussians, skin: np.ndarray,
-                  config: AvatarConfig) -> RigidGaussians:
-    """Complete the unseen back and sides of the skull (points of the shell ellipsoid the photo camera cannot see): hair
-    coloured like the photo's crown (`hair_colours`), except the sides of the face below the eyes and in front of the
-    ears (cheeks and jaw seen from the side), which take the skin's (`skin` [3])."""
+def back_of_head(head: HeadModel, cam: Camera, body: RigidGaussians, skin: np.ndarray, config: AvatarConfig,
+                 face_points: np.ndarray | None = None, face_colors: np.ndarray | None = None,
+                 interior: np.ndarray | None = None) -> RigidGaussians:
+    """Complete the unseen back and sides of the skull: the points of the shell ellipsoid the photo camera cannot
+    see, coloured by carrying the visible head's colours backwards and shaded darker as they face away.
+
+    Args:
+        head, cam: the head model and the photo camera.
+        body: the rigid Gaussians lifted from the photo; its opaque skull part (hair, ears) is what is visible.
+        skin: float32 [3], the face's median colour (used when nothing visible is near).
+        config: `back_of_head_points` sets the density.
+        face_points, face_colors: float32 [M, 3] each, optional: the face pixels' points (head frame, metres) and
+            colours, so the sides below the hair continue the cheeks and jaw.
+        interior: bool [len(body)], optional: the body Gaussians well inside the person mask (see `hair_colours`).
+    Method: each hidden point takes the colour of one of its `SIDE_NEIGHBOURS` nearest visible samples (a random
+    one, mixed 40:60 with their mean, so the texture continues without blotches), fading into the crown's hair
+    colour (`hair_colours`) over `SIDE_REACH_M` from the nearest sample: the side hair, ears and temples of the
+    photo continue round to the back, short hair stays short and long hair long. A Lambert-like factor
+    (`BACK_SHADE` at the very back, 1 at the photo's silhouette) keeps the completed sides from reading as a flat
+    cut-out when the head turns.
+    """
+    from scipy.spatial import cKDTree
+
     n = config.back_of_head_points
     i = np.arange(n) + 0.5
     phi = np.arccos(1 - 2 * i / n)
@@ -61,30 +88,65 @@ def back_of_head(head: HeadModel, cam: Camera, body: RigidGaussians, skin: np.nd
     view = cam.centre - pts
     facing = np.einsum("ij,ij->i", normals, view / np.linalg.norm(view, axis=1, keepdims=True))
     keep = (facing < -0.05) & (pts[:, 1] > head.jaw_line_y + 0.02)   # hidden from the photo camera only
-    pts, normals = pts[keep], normals[keep]
-    hair = hair_colours(head, body, len(pts))
+    pts, normals, facing = pts[keep], normals[keep], facing[keep]
+    hair = hair_colours(head, body, len(pts), skin=skin, interior=interior)
+    visible = (body.part == PART_SKULL) & (body.opacities > 0.8)
+    pool_p, pool_c = body.means[visible], body.colors[visible]
+    if face_points is not None and face_colors is not None and len(face_points):
+        pool_p = np.concatenate([pool_p, face_points])
+        pool_c = np.concatenate([pool_c, face_colors])
+    if len(pool_p) >= SIDE_NEIGHBOURS:
+        dist, idx = cKDTree(pool_p).query(pts, k=SIDE_NEIGHBOURS)
+        pick = np.random.default_rng(1).integers(0, SIDE_NEIGHBOURS, len(pts))
+        near = 0.4 * pool_c[idx[np.arange(len(pts)), pick]] + 0.6 * pool_c[idx].mean(axis=1)
+        w = np.clip(dist[:, 0] / SIDE_REACH_M, 0.0, 1.0)[:, None]
+        colors = (1 - w) * near + w * hair
+    else:
+        eye_y = float(head.eye_centres[:, 1].mean())
+        cheek = (pts[:, 1] < eye_y - 0.01) & (pts[:, 2] > head.shell_centre[2])
+        colors = np.where(cheek[:, None], skin[None, :], hair)
+    colors = colors * (BACK_SHADE + (1 - BACK_SHADE) * np.clip(1 + facing, 0, 1))[:, None]
     spacing = np.sqrt(4 * np.pi * head.shell_radii.mean() ** 2 / n)
     scales = np.tile(np.array([spacing, spacing, spacing * config.normal_thickness]), (len(pts), 1))
-    eye_y = float(head.eye_centres[:, 1].mean())
-    cheek = (pts[:, 1] < eye_y - 0.01) & (pts[:, 2] > head.shell_centre[2])
-    colors = np.where(cheek[:, None], skin[None, :], hair)
     return RigidGaussians(means=pts.astype(np.float32), quats=disc_quats(normals), scales=scales.astype(np.float32),
                           colors=colors.astype(np.float32),
                           opacities=np.ones(len(pts), np.float32), part=np.full(len(pts), PART_SKULL, np.int8),
                           skin=np.ones(len(pts), np.float32))
 
 
-def hair_colours(head: HeadModel, body: RigidGaussians, n: int, seed: int = 0) -> np.ndarray:
-    """float32 [n, 3] colours for unseen hair: draws from the photo's crown (opaque skull Gaussians above the top of
-    the face mesh), each mixed 30:70 with their median, so the texture is hair-like but not blotchy.
-    Falls back to all skull Gaussians, then to dark brown."""
+def hair_colours(head: HeadModel, body: RigidGaussians, n: int, seed: int = 0, skin: np.ndarray | None = None,
+                 interior: np.ndarray | None = None) -> np.ndarray:
+    """float32 [n, 3] colours for unseen hair, drawn from the photo's crown, each mixed 30:70 with the crown's median
+    so the texture is hair-like but not blotchy.
+
+    The crown is the opaque skull Gaussians of `body` above the top of the face mesh; of those, the ones flagged in
+    `interior` (bool [len(body)], optional: well inside the person mask, so no background at the mask's edge) and,
+    where enough remain (`HAIR_MIN_SHARE`), the ones not skin-coloured (`_skin_like` to `skin` [3]: a high forehead
+    or a thin crown's scalp is not the hair colour). Falls back to all skull Gaussians, then to dark brown.
+    """
     skull = (body.part == PART_SKULL) & (body.opacities > 0.8)
     crown = skull & (body.means[:, 1] > head.face_photo[topo.FOREHEAD, 1])
+    for narrower in (interior, None if skin is None else ~_skin_like(body.colors, skin)):
+        if narrower is not None and (crown & narrower).sum() >= max(20, HAIR_MIN_SHARE * crown.sum()):
+            crown = crown & narrower
     pool = body.colors[crown] if crown.sum() >= 20 else body.colors[skull]
     if len(pool) == 0:
         return np.tile(np.float32([0.2, 0.15, 0.1]), (n, 1))
     draws = pool[np.random.default_rng(seed).integers(0, len(pool), n)]
     return (0.3 * draws + 0.7 * np.median(pool, axis=0)[None]).astype(np.float32)
+
+
+def _skin_like(rgb: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """bool [N]: colours rgb [N, 3] of the same chromaticity (r, g, b over their sum) as `skin` [3] within
+    `SKIN_CHROMA_DISTANCE` and a brightness within `SKIN_BRIGHTNESS` times its: lit or shaded skin, whereas white,
+    grey, black or brown hair differs in chromaticity or brightness."""
+    skin = np.asarray(skin, np.float32)
+    total = rgb.sum(axis=1) + 0.06
+    chroma = (rgb + 0.02) / total[:, None]
+    skin_chroma = (skin + 0.02) / (skin.sum() + 0.06)
+    ratio = total / (skin.sum() + 0.06)
+    return (np.linalg.norm(chroma - skin_chroma[None], axis=1) < SKIN_CHROMA_DISTANCE) & \
+        (ratio > SKIN_BRIGHTNESS[0]) & (ratio < SKIN_BRIGHTNESS[1])
 
 
 def _grid(x0, x1, y0, y1, step):
