@@ -124,19 +124,8 @@ def _stretch(head: HeadModel, verts: np.ndarray, R: np.ndarray):
     """Per-triangle in-plane stretch from the photo mesh to `verts`: (theta [F] rad, the major stretch axis's angle
     from the triangle frame's first axis; sigma [F, 2] singular values of F, clipped to [0.25, 6]; k_ref [F] the
     photo triangles' mean edge length, metres)."""
-    t0, t1, t2 = head.triangles[:, 0], head.triangles[:, 1], head.triangles[:, 2]
-    R_ref, k_ref = triangle_frames(head.face_photo, head.triangles)
-
-    def edges2d(v, frames):   # [F, 2, 2]: the two edges from vertex 0 in the triangle's in-plane axes
-        e = np.stack([v[t1] - v[t0], v[t2] - v[t0]], axis=2)             # [F, 3, 2]
-        return np.einsum("fda,fdb->fab", frames[:, :, :2], e)
-
-    E_ref, E_cur = edges2d(head.face_photo, R_ref), edges2d(verts, R)
-    det = E_ref[:, 0, 0] * E_ref[:, 1, 1] - E_ref[:, 0, 1] * E_ref[:, 1, 0]
-    det = np.where(np.abs(det) > 1e-14, det, 1e-14)
-    inv = np.stack([np.stack([E_ref[:, 1, 1], -E_ref[:, 0, 1]], 1), np.stack([-E_ref[:, 1, 0], E_ref[:, 0, 0]], 1)],
-                   1) / det[:, None, None]
-    F = np.einsum("fab,fbc->fac", E_cur, inv)
+    inv, k_ref = _photo_edges_inverse(head)
+    F = np.einsum("fab,fbc->fac", _edges2d(head.triangles, verts, R), inv)
     a = (F[:, 0] ** 2).sum(1)                      # C = F F^T = [[a, b], [b, c]]
     b = (F[:, 0] * F[:, 1]).sum(1)
     c = (F[:, 1] ** 2).sum(1)
@@ -144,6 +133,29 @@ def _stretch(head: HeadModel, verts: np.ndarray, R: np.ndarray):
     sigma = np.sqrt(np.maximum(np.stack([mean + dev, mean - dev], axis=1), 0.0))
     theta = 0.5 * np.arctan2(2 * b, a - c)
     return theta.astype(np.float32), np.clip(sigma, 0.25, 6.0).astype(np.float32), k_ref
+
+
+def _edges2d(triangles: np.ndarray, v: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """[F, 2, 2]: each triangle's two edges from its vertex 0, in its in-plane axes (`frames` [F, 3, 3] columns)."""
+    t0, t1, t2 = triangles[:, 0], triangles[:, 1], triangles[:, 2]
+    e = np.stack([v[t1] - v[t0], v[t2] - v[t0]], axis=2)             # [F, 3, 2]
+    return np.einsum("fda,fdb->fab", frames[:, :, :2], e)
+
+
+def _photo_edges_inverse(head: HeadModel) -> tuple[np.ndarray, np.ndarray]:
+    """(inverse [F, 2, 2] of the photo mesh's in-plane edge matrices, its triangles' mean edge length k_ref [F]):
+    fixed for a head, so computed once and kept on it (recomputed if `face_photo` is replaced)."""
+    cached = head.__dict__.get("_photo_edges_inverse")
+    if cached is not None and cached[0] is head.face_photo:
+        return cached[1], cached[2]
+    R_ref, k_ref = triangle_frames(head.face_photo, head.triangles)
+    E = _edges2d(head.triangles, head.face_photo, R_ref)
+    det = E[:, 0, 0] * E[:, 1, 1] - E[:, 0, 1] * E[:, 1, 0]
+    det = np.where(np.abs(det) > 1e-14, det, 1e-14)
+    inv = np.stack([np.stack([E[:, 1, 1], -E[:, 0, 1]], 1), np.stack([-E[:, 1, 0], E[:, 0, 0]], 1)],
+                   1) / det[:, None, None]
+    head.__dict__["_photo_edges_inverse"] = (head.face_photo, inv, k_ref)
+    return inv, k_ref
 
 
 def _eye_gazes(pose: FramePose) -> tuple[np.ndarray, np.ndarray]:
