@@ -316,3 +316,35 @@ def test_unseen_back_of_head_continues_the_sides_and_is_shaded(obama_path, obama
     assert near_ear.sum() > 5 and far_back.sum() > 5
     assert back.colors[near_ear, 0].mean() > 0.5 > back.colors[near_ear, 1].mean()     # the ear's colour continues
     np.testing.assert_allclose(back.colors[far_back].mean(axis=0), BACK_SHADE * hair, atol=0.04)  # hair, shaded
+
+
+@pytest.mark.parametrize("portrait", ["p02_obama_official.jpg", "p06_grid_older_woman.png"])
+def test_the_mouth_interior_shows_only_through_the_open_lips(portrait, tracker, monkeypatch):
+    """Painted pure green, the cavity, teeth and tongue appear inside the inner-lip outline and nowhere else (the
+    skin below the lip corners turns back with the jaw and must not uncover them)."""
+    import cv2
+
+    import vasa3d.avatar.build as build
+    from tests.conftest import shared
+    from vasa3d.head import topology as topo
+
+    real = build.mouth_interior
+
+    def painted(head):
+        g = real(head)
+        g.colors[:] = (0.0, 1.0, 0.0)
+        return g
+
+    monkeypatch.setattr(build, "mouth_interior", painted)
+    avatar = Avatar.from_image(shared(f"portraits/{portrait}"))
+    for c in (0.5, 1.0):
+        frame = _frame(avatar, ("jawOpen",), (c,), background=(1.0, 0.0, 1.0))
+        lm = tracker(frame)
+        outline = np.concatenate([lm[list(topo.LIP_UPPER_INNER)], lm[list(topo.LIP_LOWER_INNER[::-1])]])
+        inside = np.zeros(frame.shape[:2], np.uint8)
+        cv2.fillPoly(inside, [np.round(outline).astype(np.int32)], 1)
+        inside = cv2.dilate(inside, np.ones((5, 5), np.uint8))            # the tracker's outline is a few px off
+        px = frame.astype(np.int32)
+        green = px[..., 1] - np.maximum(px[..., 0], px[..., 2]) > 40     # green showing, even partly
+        assert green[inside > 0].sum() > 200, c
+        assert green[inside == 0].sum() < 5, (c, int(green[inside == 0].sum()))

@@ -149,6 +149,19 @@ def _skin_like(rgb: np.ndarray, skin: np.ndarray) -> np.ndarray:
         (ratio > SKIN_BRIGHTNESS[0]) & (ratio < SKIN_BRIGHTNESS[1])
 
 
+def _open_lip_floor(head: HeadModel):
+    """x -> y: the height (head frame, metres) of the inner lower lip with the jaw fully open (jawOpen = 1), as a
+    function of x [N] (linear between the contour's points, the mouth corners' height beyond them). The skull-fixed
+    cavity need not reach below it, and must not: below the lip corners the skin turns back with the jaw and would
+    uncover cavity Gaussians there."""
+    opened = head.rig.deform(head.face_rest, ("jawOpen",), np.ones(1, np.float32))
+    contour = opened[list(topo.LIP_LOWER_INNER)]
+    order = np.argsort(contour[:, 0])
+    xs, ys = contour[order, 0], contour[order, 1]
+    corner_y = float(opened[list(topo.MOUTH_CORNERS), 1].max())
+    return lambda x: np.interp(x, xs, ys, left=corner_y, right=corner_y)
+
+
 def _grid(x0, x1, y0, y1, step):
     """Flattened (x [N], y [N]) of a regular grid over [x0, x1] x [y0, y1] with `step` (metres)."""
     xs = np.arange(x0, x1 + 1e-9, step)
@@ -188,7 +201,12 @@ def mouth_interior(head: HeadModel) -> RigidGaussians:
     step = 0.0012
     groups = []
 
-    def add(x, y, z, color, part, size=1.0, gaps=()):
+    floor = _open_lip_floor(head)
+
+    def add(x, y, z, color, part, size=1.0, gaps=(), clip_below_margin=None):
+        if clip_below_margin is not None:        # only where the opened lower lip can uncover it
+            inside = y >= floor(x) - clip_below_margin
+            x, y, z = x[inside], y[inside], z[inside]
         n = len(x)
         shade = _mouth_shade(x, cx, half_w) * _tooth_gaps(x - cx, gaps)
         limit = face_depth(np.stack([x, y], axis=1)) - MOUTH_CLEARANCE_M
@@ -204,9 +222,10 @@ def mouth_interior(head: HeadModel) -> RigidGaussians:
     opened = rotate_about_hinge(f[[14]], np.ones(1, np.float32), head.rig.jaw_hinge, head.rig.jaw_open_rad)
     y_low = float(opened[0, 1]) - 0.003          # lowest lower-lip height at jawOpen = 1
     x, y = _grid(cx - 0.95 * half_w, cx + 0.95 * half_w, y_low, y_top + 0.004, step)
-    add(x, y, bulge(x, 0.016), (0.09, 0.025, 0.03), PART_SKULL, size=1.3)
+    add(x, y, bulge(x, 0.016), (0.09, 0.025, 0.03), PART_SKULL, size=1.3, clip_below_margin=0.003)
     x, y = _grid(cx - 0.95 * half_w, cx + 0.95 * half_w, y_low, y_top + 0.004, 2 * step)
-    add(x, y, bulge(x, 0.026), (0.05, 0.012, 0.015), PART_SKULL, size=2.6)      # back wall: never see-through
+    add(x, y, bulge(x, 0.026), (0.05, 0.012, 0.015), PART_SKULL, size=2.6,      # back wall: never see-through
+        clip_below_margin=0.002)
     x, y = _grid(cx - 0.75 * half_w, cx + 0.75 * half_w, y_top - 0.009, y_top + 0.002, step)
     add(x, y, bulge(x, 0.0045), (0.80, 0.77, 0.70), PART_SKULL, gaps=UPPER_TOOTH_EDGES_M)
     x, y = _grid(cx - 0.65 * half_w, cx + 0.65 * half_w, y_bot - 0.006, y_bot + 0.003, step)
