@@ -348,3 +348,24 @@ def test_the_mouth_interior_shows_only_through_the_open_lips(portrait, tracker, 
         green = px[..., 1] - np.maximum(px[..., 0], px[..., 2]) > 40     # green showing, even partly
         assert green[inside > 0].sum() > 200, c
         assert green[inside == 0].sum() < 5, (c, int(green[inside == 0].sum()))
+
+
+def test_inner_lip_lines_ride_on_the_lip_edges_and_keep_their_size(obama_avatar):
+    """The smooth inner-lip edge: EDGE_LINE Gaussians along both inner contours stay on the contour when the jaw
+    opens (bound to the lip triangles) and do not stretch with the lip skin."""
+    from vasa3d.avatar.types import EDGE_LINE
+    from vasa3d.head import topology as topo
+
+    av = obama_avatar
+    sel = np.flatnonzero(av.face.lash == EDGE_LINE)
+    assert len(sel) > 40
+    rest, opened = av.pose(_pose()), av.pose(_pose(("jawOpen",), (1.0,)))
+    verts = av.head.rig.deform(av.head.face_rest, ("jawOpen",), np.ones(1))
+    for contour in (topo.LIP_UPPER_INNER, topo.LIP_LOWER_INNER):
+        a, b = verts[list(contour[:-1])], verts[list(contour[1:])]           # contour segments [S, 3]
+        p = opened.means[sel]
+        t = np.clip(np.einsum("nsd,sd->ns", p[:, None] - a[None], b - a) / ((b - a) ** 2).sum(1)[None], 0, 1)
+        d = np.linalg.norm(p[:, None] - (a[None] + t[..., None] * (b - a)[None]), axis=2).min(axis=1)
+        assert (d < 0.0006).sum() >= len(sel) // 2 - 2                     # about half on each contour
+    np.testing.assert_allclose(opened.scales[sel].max(axis=1), rest.scales[sel].max(axis=1), rtol=0.35)
+    assert rest.scales[sel].max() < 0.0012

@@ -16,6 +16,7 @@ import numpy as np
 
 from vasa3d.avatar.complete import NECK_CENTRE_Z_M, NECK_RADII_M, back_of_head, hidden_neck, mouth_interior
 from vasa3d.avatar.eyes import eye_gaussians, lash_gaussians
+from vasa3d.avatar.lips import lip_line_gaussians
 from vasa3d.avatar.lift import PIXEL_SIGMA, Camera, block_mean, ray_ellipsoid, rigid_from_pixels, slant_scales
 from vasa3d.avatar.quat import triangle_frames
 from vasa3d.avatar.skirt import skirt_gaussians
@@ -51,7 +52,7 @@ def build_gaussians(obs: FaceObservation, head: HeadModel, config: AvatarConfig 
     pixels = _face_gaussians(obs, head, cam, tri_id, bary, config)
     skin = np.median(pixels.colors, axis=0)
     neck = NECK_SHADE * skin
-    face = BoundGaussians.concatenate([pixels, lash_gaussians(obs, head),
+    face = BoundGaussians.concatenate([pixels, lash_gaussians(obs, head), lip_line_gaussians(obs, head),
                                        skirt_gaussians(obs, head, cam, tri_id, NECK_CENTRE_Z_M, NECK_RADII_M[0], neck)])
     rigid = [eye_gaussians(obs, head, cam, holes, tri_id),
              _mouth_hole_gaussians(obs, head, cam, holes, tri_id),

@@ -149,7 +149,7 @@ def lash_gaussians(obs: FaceObservation, head: HeadModel) -> BoundGaussians:
     for contour, lash in ((topo.EYE_RIGHT_UPPER, LASH_RIGHT), (topo.EYE_LEFT_UPPER, LASH_LEFT)):
         colour = _lash_colour(obs, contour)
         for a, b in zip(contour[:-1], contour[1:]):
-            f = _triangle_with_edge(head.triangles, a, b)
+            f = triangle_with_edge(head.triangles, a, b)
             if f < 0:
                 continue
             m = max(2, int(np.linalg.norm(head.face_photo[a] - head.face_photo[b]) / LASH_STEP_M))
@@ -172,7 +172,7 @@ def lash_gaussians(obs: FaceObservation, head: HeadModel) -> BoundGaussians:
                           lash=np.concatenate([np.full(len(p[0]), p[3], np.int8) for p in parts]))
 
 
-def _triangle_with_edge(triangles: np.ndarray, a: int, b: int) -> int:
+def triangle_with_edge(triangles: np.ndarray, a: int, b: int) -> int:
     """Index of a triangle holding the edge (a, b), or -1."""
     hits = np.flatnonzero((triangles == a).any(axis=1) & (triangles == b).any(axis=1))
     return int(hits[0]) if len(hits) else -1

@@ -14,7 +14,7 @@ import numpy as np
 
 from vasa3d.avatar.quat import matrix_from_axis_angle, quat_from_axis_angle, quat_from_matrix, quat_multiply, \
     triangle_frames
-from vasa3d.avatar.types import LASH_LEFT, LASH_RIGHT, PART_EYE_L, PART_EYE_R, PART_JAW, BoundGaussians, RigidGaussians
+from vasa3d.avatar.types import EDGE_LINE, LASH_LEFT, LASH_RIGHT, PART_EYE_L, PART_EYE_R, PART_JAW, BoundGaussians, RigidGaussians
 from vasa3d.head.model import HeadModel
 from vasa3d.head.rig import EYE_LOOK_MAX_RAD, JAW_SHIFTS_M, rotate_about_hinge
 
@@ -94,7 +94,8 @@ def _bound(head: HeadModel, verts: np.ndarray, g: BoundGaussians):
     """Means, quats and scales [N, ...] of the bound Gaussians on the deformed mesh `verts` [V, 3].
 
     GaussianAvatars' rule: mean = barycentric point + k * (offset * normal + R @ local_pos), rotation = R * local
-    rotation, scale = k * local scale (R, k: the triangle's frame and mean edge length). The skin Gaussians on the
+    rotation, scale = k * local scale (R, k: the triangle's frame and mean edge length); the inner-lip lines
+    (EDGE_LINE) use the photo triangle's k, so they keep their width however the lip stretches. The skin Gaussians on the
     surface (no local position, no lash) also follow their triangle's deformation gradient F (photo triangle ->
     posed triangle): rotated onto F's principal axes and scaled by its singular values, so a stretched triangle (a
     closing lid, an opening lip) keeps them overlapping instead of opening gaps (exact for equal in-plane scales,
@@ -117,6 +118,11 @@ def _bound(head: HeadModel, verts: np.ndarray, g: BoundGaussians):
         means[special] += k[f][:, None] * np.einsum("nij,nj->ni", R[f], g.local_pos[special])
         quats[special] = quat_multiply(q_plain[f], g.local_quat[special])
         scales[special] = g.local_scale[special] * k[f][:, None]
+    edge = np.flatnonzero(g.lash == EDGE_LINE)         # inner-lip lines: offset and size fixed in metres
+    if len(edge):
+        f = g.parent[edge]
+        means[edge] += ((k_ref[f] - k[f]) * g.offset[edge])[:, None] * R[f][:, :, 2]
+        scales[edge] = g.local_scale[edge] * k_ref[f][:, None]
     return means.astype(np.float32), quats, scales.astype(np.float32)
 
 

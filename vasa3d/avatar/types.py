@@ -13,6 +13,7 @@ PART_EYE_L = 4
 PART_BODY = 5    # neck and torso: follows head rotation by its skin weight (0 = torso)
 LASH_RIGHT = 1   # BoundGaussians.lash: lash line of the subject's right upper lid (fades in with eyeBlinkRight)
 LASH_LEFT = 2    # ... of the left upper lid (eyeBlinkLeft)
+EDGE_LINE = 3    # ... a line along an edge of the face (the inner lips): keeps its size as the skin stretches, no fade
 
 
 @dataclass
@@ -22,7 +23,8 @@ class BoundGaussians:
     parent: int32 [N] triangle index; bary: float32 [N, 3] barycentric position; offset: float32 [N] along the
     triangle normal in units of the triangle scale k; local_quat: float32 [N, 4] wxyz rotation in the triangle frame;
     local_scale: float32 [N, 3] scales in units of k; colors: float32 [N, 3] RGB in [0, 1]; opacities: float32 [N];
-    lash: int8 [N], 0 for skin, LASH_RIGHT / LASH_LEFT for the lash lines that fade in with a blink (default zeros);
+    lash: int8 [N], 0 for skin, LASH_RIGHT / LASH_LEFT for the lash lines that fade in with a blink, EDGE_LINE for
+    the inner-lip lines (default zeros);
     local_pos: float32 [N, 3] position relative to the barycentric point in the triangle frame, in units of k
     (GaussianAvatars' local position; default zeros; the skirt under the jaw uses it to reach the neck).
     """
