@@ -256,7 +256,7 @@ def _eye_shapes(rest, A) -> dict[str, np.ndarray]:
                                ("Right", topo.EYE_RIGHT_UPPER, topo.EYE_RIGHT_LOWER)):
         handles = {}
         for iu, il in zip(upper[1:-1], lower[1:-1]):
-            meet = 0.8 * rest[il] + 0.2 * rest[iu]
+            meet = 0.7 * rest[il] + 0.3 * rest[iu]
             handles[iu] = meet - rest[iu]
             handles[il] = meet - rest[il]
         handles[upper[0]] = np.zeros(3)
