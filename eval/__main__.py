@@ -1,4 +1,4 @@
-"""`python -m eval make-bench ...` and `python -m eval run ...` (see `eval/__init__.py`)."""
+"""`python -m eval make-bench ...`, `python -m eval run ...` and `python -m eval head-check ...` (see `eval/__init__.py`)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--cases", help="comma-separated case names (default: all)")
     run.add_argument("--reuse", action="store_true", help="reuse videos made by an earlier run in OUT")
     run.add_argument("--out", type=Path, required=True)
+    hc = sub.add_parser("head-check", help="the head model's tracker figures on renders of portraits (JSON)")
+    hc.add_argument("portraits", nargs="*", type=Path,
+                    help="portrait images (default: every image in ../shared/data/portraits)")
     return p
 
 
@@ -89,7 +92,22 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GLOG_minloglevel", "2")       # MediaPipe's C++ logging
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = _parser().parse_args(argv)
+    if args.command == "head-check":
+        return _head_check(args)
     return _make_bench(args) if args.command == "make-bench" else _run(args)
+
+
+def _head_check(args) -> int:
+    from eval.head_check import main as head_check_main
+
+    portraits = args.portraits
+    if not portraits:
+        folder = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "portraits"
+        portraits = sorted(p for p in folder.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"))
+    missing = [str(p) for p in portraits if not p.is_file()]
+    if missing or not portraits:
+        raise SystemExit(f"no such portrait: {', '.join(missing) or 'none found in ../shared/data/portraits'}")
+    return head_check_main(portraits)
 
 
 if __name__ == "__main__":

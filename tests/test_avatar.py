@@ -325,7 +325,7 @@ def test_the_mouth_interior_shows_only_through_the_open_lips(portrait, tracker, 
     import cv2
 
     import vasa3d.avatar.build as build
-    from tests.conftest import shared
+    from conftest import shared
     from vasa3d.head import topology as topo
 
     real = build.mouth_interior

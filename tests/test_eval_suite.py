@@ -137,3 +137,18 @@ def test_run_command_vasa3d_and_warp2d(tmp_path):
     assert rows["vasa3d"]["face_detect_rate"] > 0.9 and rows["vasa3d"]["csim_yaw30"] is not None
     assert rows["warp2d"]["render_fps"] > 0 and rows["warp2d"]["csim_yaw30"] is None
     assert Path(out / "videos" / "vasa3d" / "grid_s1_bbaf2n.mp4").exists()
+
+
+def test_head_check_reports_the_head_models_targets_on_a_portrait(capsys):
+    """`python -m eval head-check PORTRAIT` prints the tracker figures of the head-model issue, and they meet it."""
+    import json
+
+    from eval.__main__ import main
+    from conftest import shared
+
+    assert main(["head-check", str(shared("portraits/p02_obama_official.jpg"))]) == 0
+    figures = json.loads(capsys.readouterr().out)["p02_obama_official.jpg"]
+    assert abs(figures["rest_gap"]) < 0.03 and figures["jaw_gap"] >= 0.12
+    assert figures["blink_ratio"] <= 0.25 and figures["background_in_mouth"] < 0.01 and figures["drift_px"] < 2.0
+    with pytest.raises(SystemExit, match="no such portrait"):
+        main(["head-check", "no/such/file.jpg"])
