@@ -149,16 +149,10 @@ def lash_gaussians(obs: FaceObservation, head: HeadModel) -> BoundGaussians:
     for contour, lash in ((topo.EYE_RIGHT_UPPER, LASH_RIGHT), (topo.EYE_LEFT_UPPER, LASH_LEFT)):
         colour = _lash_colour(obs, contour)
         for a, b in zip(contour[:-1], contour[1:]):
-            f = triangle_with_edge(head.triangles, a, b)
-            if f < 0:
-                continue
             m = max(2, int(np.linalg.norm(head.face_photo[a] - head.face_photo[b]) / LASH_STEP_M))
-            t = (np.arange(m) + 0.5) / m
-            order = list(head.triangles[f])
-            bary = np.zeros((m, 3), np.float32)
-            bary[:, order.index(a)] = 1 - t
-            bary[:, order.index(b)] = t
-            parts.append((np.full(m, f, np.int32), bary, colour, lash))
+            f, _, bary = along_edge(head.triangles, a, b, m)
+            if f >= 0:
+                parts.append((np.full(m, f, np.int32), bary, colour, lash))
     parent = np.concatenate([p[0] for p in parts])
     kk = k[parent]
     n = len(parent)
@@ -172,10 +166,20 @@ def lash_gaussians(obs: FaceObservation, head: HeadModel) -> BoundGaussians:
                           lash=np.concatenate([np.full(len(p[0]), p[3], np.int8) for p in parts]))
 
 
-def triangle_with_edge(triangles: np.ndarray, a: int, b: int) -> int:
-    """Index of a triangle holding the edge (a, b), or -1."""
+def along_edge(triangles: np.ndarray, a: int, b: int, m: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """m points along the mesh edge from vertex a to vertex b, at the middles of m equal steps: (index of a triangle
+    holding the edge, or -1 when none does; t float [m] in (0, 1) from a to b; float32 [m, 3] their barycentric
+    coordinates in that triangle, zeros when there is none)."""
     hits = np.flatnonzero((triangles == a).any(axis=1) & (triangles == b).any(axis=1))
-    return int(hits[0]) if len(hits) else -1
+    t = (np.arange(m) + 0.5) / m
+    bary = np.zeros((m, 3), np.float32)
+    if not len(hits):
+        return -1, t, bary
+    f = int(hits[0])
+    order = list(triangles[f])
+    bary[:, order.index(a)] = 1 - t
+    bary[:, order.index(b)] = t
+    return f, t, bary
 
 
 def _lash_colour(obs: FaceObservation, contour) -> np.ndarray:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from vasa3d.avatar.eyes import triangle_with_edge
+from vasa3d.avatar.eyes import along_edge
+from vasa3d.avatar.lift import block_mean
 from vasa3d.avatar.quat import triangle_frames
 from vasa3d.avatar.types import EDGE_LINE, BoundGaussians
 from vasa3d.face.analysis import FaceObservation
@@ -33,15 +34,10 @@ def lip_line_gaussians(obs: FaceObservation, head: HeadModel) -> BoundGaussians:
     parents, barys, colours, angles = [], [], [], []
     for contour, side in ((topo.LIP_UPPER_INNER, -1.0), (topo.LIP_LOWER_INNER, 1.0)):
         for a, b in zip(contour[:-1], contour[1:]):
-            f = triangle_with_edge(head.triangles, a, b)
+            m = max(2, int(np.ceil(np.linalg.norm(head.face_photo[a] - head.face_photo[b]) / LIP_LINE_STEP_M)))
+            f, t, bary = along_edge(head.triangles, a, b, m)
             if f < 0:
                 continue
-            m = max(2, int(np.ceil(np.linalg.norm(head.face_photo[a] - head.face_photo[b]) / LIP_LINE_STEP_M)))
-            t = (np.arange(m) + 0.5) / m
-            order = list(head.triangles[f])
-            bary = np.zeros((m, 3), np.float32)
-            bary[:, order.index(a)] = 1 - t
-            bary[:, order.index(b)] = t
             parents.append(np.full(m, f, np.int32))
             barys.append(bary)
             pa, pb = obs.landmarks_px[a, :2], obs.landmarks_px[b, :2]
@@ -66,12 +62,6 @@ def lip_line_gaussians(obs: FaceObservation, head: HeadModel) -> BoundGaussians:
 def _lip_colours(obs: FaceObservation, pts_px: np.ndarray, side: float) -> np.ndarray:
     """float32 [N, 3]: the photo's mean colour over 3x3 pixels `LIP_SAMPLE_PX` beyond `pts_px` [N, 2] (x, y) on
     the contour, up (`side` = -1, the upper lip) or down (+1, the lower lip) in the image."""
-    y = pts_px[:, 1] + side * LIP_SAMPLE_PX
-    S = obs.size
-    out = np.zeros((len(pts_px), 3), np.float32)
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            ix = np.clip(np.round(pts_px[:, 0] + dx).astype(int), 0, S - 1)
-            iy = np.clip(np.round(y + dy).astype(int), 0, S - 1)
-            out += obs.image[iy, ix]
-    return out / 9.0
+    ix = np.round(pts_px[:, 0]).astype(int)
+    iy = np.round(pts_px[:, 1] + side * LIP_SAMPLE_PX).astype(int)
+    return block_mean(obs.image, np.clip(iy - 1, 0, obs.size - 1), np.clip(ix - 1, 0, obs.size - 1), 3)
