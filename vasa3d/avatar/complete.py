@@ -47,10 +47,9 @@ def hidden_neck(head: HeadModel, cam: Camera, tri_id: np.ndarray, color: np.ndar
     keep = (facing < 0.15) | (tri_id[px[:, 1], px[:, 0]] >= 0)
     pts, normals = pts[keep], normals[keep]
     n = len(pts)
-    shade = BACK_SHADE + (1 - BACK_SHADE) * np.clip(1 + facing[keep], 0, 1)      # darker round the back
     return RigidGaussians(means=pts.astype(np.float32), quats=disc_quats(normals),
                           scales=np.tile(np.float32([step, step, step * 0.25]), (n, 1)),
-                          colors=(shade[:, None] * color[None, :]).astype(np.float32), opacities=np.ones(n, np.float32),
+                          colors=(_away_shade(facing[keep])[:, None] * color[None, :]).astype(np.float32), opacities=np.ones(n, np.float32),
                           part=np.full(n, PART_BODY, np.int8), skin=head.skin_weights(pts))
 
 
@@ -105,13 +104,19 @@ def back_of_head(head: HeadModel, cam: Camera, body: RigidGaussians, skin: np.nd
         eye_y = float(head.eye_centres[:, 1].mean())
         cheek = (pts[:, 1] < eye_y - 0.01) & (pts[:, 2] > head.shell_centre[2])
         colors = np.where(cheek[:, None], skin[None, :], hair)
-    colors = colors * (BACK_SHADE + (1 - BACK_SHADE) * np.clip(1 + facing, 0, 1))[:, None]
+    colors = colors * _away_shade(facing)[:, None]
     spacing = np.sqrt(4 * np.pi * head.shell_radii.mean() ** 2 / n)
     scales = np.tile(np.array([spacing, spacing, spacing * config.normal_thickness]), (len(pts), 1))
     return RigidGaussians(means=pts.astype(np.float32), quats=disc_quats(normals), scales=scales.astype(np.float32),
                           colors=colors.astype(np.float32),
                           opacities=np.ones(len(pts), np.float32), part=np.full(len(pts), PART_SKULL, np.int8),
                           skin=np.ones(len(pts), np.float32))
+
+
+def _away_shade(facing: np.ndarray) -> np.ndarray:
+    """float [N] brightness factor of completed surface by `facing` [N] (cosine between its normal and the direction
+    to the photo camera, <= 0 where unseen): 1 at the photo's silhouette, `BACK_SHADE` facing straight away."""
+    return BACK_SHADE + (1 - BACK_SHADE) * np.clip(1 + facing, 0, 1)
 
 
 def hair_colours(head: HeadModel, body: RigidGaussians, n: int, seed: int = 0, skin: np.ndarray | None = None,

@@ -102,10 +102,11 @@ def _bound(head: HeadModel, verts: np.ndarray, g: BoundGaussians):
     as built).
     """
     R, k = triangle_frames(verts, head.triangles)
-    tri = head.triangles[g.parent]
-    means = np.einsum("nk,nkd->nd", g.bary, verts[tri]) + (g.offset * k[g.parent])[:, None] * R[g.parent][:, :, 2]
-    q_plain = quat_from_matrix(R)
     theta, sigma, k_ref = _stretch(head, verts, R)
+    k_g = np.where(g.lash == EDGE_LINE, k_ref[g.parent], k[g.parent])    # each Gaussian's length unit
+    tri = head.triangles[g.parent]
+    means = np.einsum("nk,nkd->nd", g.bary, verts[tri]) + (g.offset * k_g)[:, None] * R[g.parent][:, :, 2]
+    q_plain = quat_from_matrix(R)
     half = 0.5 * theta
     q_theta = np.stack([np.cos(half), np.zeros_like(half), np.zeros_like(half), np.sin(half)], axis=1)
     q_tri = quat_multiply(q_plain, q_theta.astype(np.float32))
@@ -115,14 +116,9 @@ def _bound(head: HeadModel, verts: np.ndarray, g: BoundGaussians):
     special = np.flatnonzero((g.lash != 0) | g.local_pos.any(axis=1))    # lash lines and the jaw skirt
     if len(special):
         f = g.parent[special]
-        means[special] += k[f][:, None] * np.einsum("nij,nj->ni", R[f], g.local_pos[special])
+        means[special] += k_g[special][:, None] * np.einsum("nij,nj->ni", R[f], g.local_pos[special])
         quats[special] = quat_multiply(q_plain[f], g.local_quat[special])
-        scales[special] = g.local_scale[special] * k[f][:, None]
-    edge = np.flatnonzero(g.lash == EDGE_LINE)         # inner-lip lines: offset and size fixed in metres
-    if len(edge):
-        f = g.parent[edge]
-        means[edge] += ((k_ref[f] - k[f]) * g.offset[edge])[:, None] * R[f][:, :, 2]
-        scales[edge] = g.local_scale[edge] * k_ref[f][:, None]
+        scales[special] = g.local_scale[special] * k_g[special][:, None]
     return means.astype(np.float32), quats, scales.astype(np.float32)
 
 
