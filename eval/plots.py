@@ -48,9 +48,7 @@ def summary_bars(summary: dict, path: Path) -> Path | None:
         ax.tick_params(axis="y", labelsize=7)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path, dpi=110)
     return path
 
 
@@ -79,12 +77,7 @@ def mouth_curves(case: str, evals, path: Path) -> Path | None:
     ax.set_ylabel("mouth_open (face heights)")
     ax.set_title(f"{case}: inner-lip opening (red: p/b/m, green: open vowels, grey: silence)", fontsize=9)
     ax.legend(fontsize=7, ncol=len(rows) + 1, loc="upper right")
-    if case.startswith("grid") or "_grid" in case:
-        fig.text(0.01, 0.01, GRID_NOTE, fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=100, credit_case=case, credit_y=0.01)
 
 
 def montage(case: str, evals, duration_s: float, path: Path) -> Path | None:
@@ -113,9 +106,14 @@ def montage(case: str, evals, duration_s: float, path: Path) -> Path | None:
             if c == 0:
                 ax.set_ylabel(e.method, fontsize=9)
     fig.suptitle(case, fontsize=10)
-    if case.startswith("grid") or "_grid" in case:
-        fig.text(0.01, 0.005, GRID_NOTE, fontsize=6)
+    return _save(fig, path, dpi=90, credit_case=case, credit_y=0.005)
+
+
+def _save(fig, path: Path, dpi: int, credit_case: str | None = None, credit_y: float = 0.01) -> Path:
+    """Lay out, write and close `fig` as `path`; a GRID case (`credit_case`) gets the corpus credit at the bottom."""
+    if credit_case is not None and (credit_case.startswith("grid") or "_grid" in credit_case):
+        fig.text(0.01, credit_y, GRID_NOTE, fontsize=6)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    fig.savefig(path, dpi=dpi)
+    _plt().close(fig)
     return path
