@@ -325,7 +325,7 @@ def test_the_mouth_interior_shows_only_through_the_open_lips(portrait, tracker, 
     import cv2
 
     import vasa3d.avatar.build as build
-    from conftest import shared
+    from conftest import data
     from vasa3d.head import topology as topo
 
     real = build.mouth_interior
@@ -336,7 +336,7 @@ def test_the_mouth_interior_shows_only_through_the_open_lips(portrait, tracker, 
         return g
 
     monkeypatch.setattr(build, "mouth_interior", painted)
-    avatar = Avatar.from_image(shared(f"portraits/{portrait}"))
+    avatar = Avatar.from_image(data(f"portraits/{portrait}"))
     for c in (0.5, 1.0):
         frame = _frame(avatar, ("jawOpen",), (c,), background=(1.0, 0.0, 1.0))
         lm = tracker(frame)

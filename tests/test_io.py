@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from conftest import SHARED_DATA, TEST_DATA, with_shared_originals
 
 from vasa3d.errors import InputError
 from vasa3d.io import (
@@ -32,16 +33,16 @@ from vasa3d.io import (
     write_wav,
 )
 
-DATA = Path(__file__).parents[1].parent / "shared" / "data"
-PORTRAITS = sorted((DATA / "portraits").glob("*.*")) if DATA.is_dir() else []
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="shared data not present")
+PORTRAITS = sorted(p.name for p in (TEST_DATA / "portraits").iterdir())
+ORIGINALS = sorted(p.name for p in (SHARED_DATA / "portraits").glob("*.*")) if SHARED_DATA.is_dir() else []
+WAVS = ["a01_en_jfk_inaugural.wav", "a02_en_ljspeech_LJ001-0001.wav"]
 
 
 # ---------------------------------------------------------------- images
 
 
-@needs_data
-@pytest.mark.parametrize("path", PORTRAITS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", with_shared_originals([f"portraits/{n}" for n in PORTRAITS],
+                                                       [f"portraits/{n}" for n in ORIGINALS]))
 def test_read_shared_portraits(path):
     rgb = read_image(path)
     with Image.open(path) as im:
@@ -184,10 +185,8 @@ def _dominant_hz(wave: np.ndarray, sr: int) -> float:
     return float(np.fft.rfftfreq(wave.size, 1 / sr)[spectrum.argmax()])
 
 
-@needs_data
-@pytest.mark.parametrize("name", ["a01_en_jfk_inaugural.wav", "a02_en_ljspeech_LJ001-0001.wav"])
-def test_read_shared_wavs(name):
-    path = DATA / "audio" / name
+@pytest.mark.parametrize("path", with_shared_originals([f"audio/{n}" for n in WAVS], [f"audio/{n}" for n in WAVS]))
+def test_read_shared_wavs(path):
     native, rate = _wav_mono_native(path)
     out = read_audio(path)
     assert out.dtype == np.float32 and out.ndim == 1

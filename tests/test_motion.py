@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import shared
+from conftest import data
 
 from vasa3d.arkit import ARKIT_BLENDSHAPES, MOTION_BLENDSHAPES
 from vasa3d.config import MotionConfig
@@ -230,7 +230,7 @@ SENTENCES = [
 def read_clip(stem: str) -> tuple[np.ndarray, int, str]:
     import scipy.io.wavfile
 
-    path = shared(f"audio/{stem}.wav")
+    path = data(f"audio/{stem}.wav")
     sr, x = scipy.io.wavfile.read(path)
     x = x.astype(np.float32) / 32768.0
     if x.ndim == 2:

@@ -7,14 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import shared
+from conftest import data
 from vasa3d.cli import main
 from vasa3d.io import probe_media, read_audio, read_video, write_wav
 
 
 @pytest.fixture(scope="module")
 def speech_3s(tmp_path_factory) -> Path:
-    wave = read_audio(shared("audio/a01_en_jfk_inaugural.wav"), sr=16000)
+    wave = read_audio(data("audio/a01_en_jfk_inaugural.wav"), sr=16000)
     path = tmp_path_factory.mktemp("speech") / "jfk3s.wav"
     write_wav(path, wave[: 3 * 16000], 16000)
     return path
