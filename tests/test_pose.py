@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from vasa3d.avatar import Avatar, FramePose
+from vasa3d.avatar.bench import small_avatar
 from vasa3d.avatar.pose import AvatarTensors, frame_tensors, pose, pose_tensors
 from vasa3d.avatar.pose_ref import pose_reference
 from vasa3d.avatar.types import Binding, Fade, GaussianParams
@@ -73,57 +74,27 @@ def test_pose_matches_the_numpy_reference_on_every_portrait(portrait):
         assert_pose_matches_reference(av, _random_pose(av.head.rig.supported, rng))
 
 
-def _small_avatar(av: Avatar, per_binding: int = 6, seed: int = 0) -> Avatar:
-    """A few Gaussians of every binding of `av` (and every fade), scaled up so they cover pixels at a low
-    resolution: a float64 gradcheck stays fast."""
-    rng = np.random.default_rng(seed)
-    p = av.params
-    keep = []
-    for b in Binding:
-        idx = np.flatnonzero(p.binding == int(b))
-        keep += list(rng.choice(idx, min(per_binding, len(idx)), replace=False))
-    keep += list(rng.choice(np.flatnonzero(p.fade != Fade.NONE), 2, replace=False))
-    neck = np.flatnonzero((p.skin > 0) & (p.skin < 1))
-    keep += list(rng.choice(neck, min(3, len(neck)), replace=False))
-    sub = GaussianParams(**{f.name: getattr(p, f.name)[np.array(keep)] for f in fields(GaussianParams)})
-    sub.local_scale = sub.local_scale * np.float32(8.0)
-    return replace(av, params=sub)
-
-
 def test_gradcheck_through_pose_and_rasterize_float64(obama_avatar):
-    from vasa3d.render import rasterize
-    from vasa3d.render.cameras import orbit_viewmat, scale_intrinsics
+    """Gaussian parameters, rig coefficients and head pose -> pose -> rasterize (float64): analytic gradients
+    agree with finite differences; the pose alone too, with respect to the barycentric positions."""
+    from vasa3d.avatar.bench import gradcheck_pose_rasterize
 
-    av = _small_avatar(obama_avatar)
+    assert gradcheck_pose_rasterize(obama_avatar)
+    av = small_avatar(obama_avatar)
     t = AvatarTensors.from_avatar(av, dtype=torch.float64, requires_grad=True)
-    rng = np.random.default_rng(3)
-    frame = _random_pose(av.head.rig.supported, rng, amplitude=0.5, rotation=0.2)
-    full, rotvec, translation, gaze = (x.detach().clone().requires_grad_() for x in frame_tensors(t, frame))
-    size = 20
-    viewmat = torch.from_numpy(orbit_viewmat(av.T_cam_from_head, 0.2, 0.1)).double()[None]
-    K = torch.from_numpy(scale_intrinsics(av.K, av.size, size)).double()[None]
-    p = t.params
+    frame = _random_pose(av.head.rig.supported, np.random.default_rng(3), amplitude=0.5, rotation=0.2)
+    drive = [x.detach().clone().requires_grad_() for x in frame_tensors(t, frame)]
 
-    def render(local_pos, local_quat, local_scale, colors, opacities, full, rotvec, translation, gaze):
-        tt = replace(t, params=replace(p, local_pos=local_pos, local_quat=local_quat, local_scale=local_scale,
-                                       colors=colors, opacities=opacities))
-        g = pose_tensors(tt, full, rotvec, translation, gaze)
-        out = rasterize(g.means, g.quats, g.scales, g.opacities, g.colors, viewmat, K, size, size, backend="torch")
-        return out.rgb, out.alpha
-
-    inputs = (p.local_pos, p.local_quat, p.local_scale, p.colors, p.opacities, full, rotvec, translation, gaze)
-    assert torch.autograd.gradcheck(render, inputs, eps=1e-7, atol=1e-5, rtol=1e-3, fast_mode=True)
-
-    def posed(bary, full, rotvec, translation, gaze):               # the pose alone, every output
-        g = pose_tensors(replace(t, params=replace(p, bary=bary)), full, rotvec, translation, gaze)
+    def posed(bary, full, rotvec, translation, gaze):
+        g = pose_tensors(replace(t, params=replace(t.params, bary=bary)), full, rotvec, translation, gaze)
         return g.means, g.quats, g.scales, g.opacities
 
-    assert torch.autograd.gradcheck(posed, (p.bary, full, rotvec, translation, gaze), eps=1e-7, atol=1e-6,
-                                    rtol=1e-4, fast_mode=True)
+    assert torch.autograd.gradcheck(posed, (t.params.bary, *drive), eps=1e-7, atol=1e-6, rtol=1e-4,
+                                    fast_mode=True)
 
 
 def test_gradients_reach_every_rig_coefficient_and_the_head_pose(obama_avatar):
-    av = _small_avatar(obama_avatar, per_binding=40)
+    av = small_avatar(obama_avatar, per_binding=40)
     t = AvatarTensors.from_avatar(av, dtype=torch.float64)
     frame = _random_pose(av.head.rig.supported, np.random.default_rng(4), amplitude=0.4)
     full, rotvec, translation, gaze = (x.detach().clone().requires_grad_() for x in frame_tensors(t, frame))

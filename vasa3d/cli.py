@@ -26,6 +26,8 @@ def _add_render_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fps", type=float, default=r.fps)
     p.add_argument("--backend", choices=["auto", "numba", "gsplat", "torch"], default=r.backend,
                    help="rasterizer: numba (CPU), gsplat (CUDA), torch (slow reference)")
+    p.add_argument("--device", default=r.device,
+                   help="where posing and rasterizing run: auto (CUDA with gsplat when present), cpu, cuda")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -81,6 +83,11 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--backward", action="store_true")
     b.add_argument("--backend", default="auto")
     b.add_argument("--repeats", type=int, default=20)
+    b = bsub.add_parser("pose", help="posing speed, parity with the NumPy reference, gradcheck")
+    b.add_argument("--n-frames", type=int, default=100, help="frames of random coefficients and head poses")
+    b.add_argument("--device", default="cpu", help="cpu or cuda")
+    b.add_argument("--image", help="portrait to build the avatar from (default: the built-in example portrait)")
+    b.add_argument("--avatar", help="an avatar .npz to pose instead")
     sub.add_parser("doctor", help="check the installation and print what is available")
     return ap
 
@@ -118,14 +125,14 @@ def _cmd_talk(a) -> int:
     req = TalkRequest(image=a.image, audio=a.audio, output=Path(a.output), transcript=_read_transcript(a.transcript),
                       phones=tuple(phones) if phones else None, yaw_deg=a.yaw_deg, pitch_deg=a.pitch_deg,
                       camera_path=a.camera_path, size=a.size, fps=a.fps, expression_scale=a.expression_scale,
-                      head_motion_scale=a.head_motion_scale, seed=a.seed, backend=a.backend)
+                      head_motion_scale=a.head_motion_scale, seed=a.seed, backend=a.backend, device=a.device)
     bar, update = _progress_bar()
     try:
         result = TalkingHeadPipeline().run(req, progress=update)
     finally:
         bar.close()
     print(json.dumps({"video": str(result.video), "frames": result.num_frames, "duration_s": round(result.duration_s, 3),
-                      "backend": result.backend, "gaussians": result.num_gaussians,
+                      "backend": result.backend, "device": result.device, "gaussians": result.num_gaussians,
                       "timings_s": {k: round(v, 2) for k, v in result.timings.items()}}))
     return 0
 
@@ -145,16 +152,18 @@ def _cmd_render(a) -> int:
     from vasa3d.avatar import Avatar
     from vasa3d.io.audio import read_audio
     from vasa3d.motion import MotionSequence
-    from vasa3d.pipeline import AUDIO_RATE, render_video
-    from vasa3d.render import resolve_backend
+    from vasa3d.avatar.view import FrameRenderer
+    from vasa3d.io.video import write_video
+    from vasa3d.pipeline import AUDIO_RATE, render_frames
     from vasa3d.render.cameras import camera_path
 
     avatar, motion = Avatar.load(a.avatar), MotionSequence.load(a.motion)
     audio = read_audio(a.audio, sr=AUDIO_RATE) if a.audio else None
     path = camera_path(a.camera_path, motion.num_frames, motion.fps, math.radians(a.yaw_deg), math.radians(a.pitch_deg))
-    backend = resolve_backend(a.backend, "cpu")
-    render_video(avatar, motion, path, a.size, Path(a.output), audio, AUDIO_RATE, backend)
-    print(json.dumps({"video": a.output, "frames": motion.num_frames, "backend": backend}))
+    renderer = FrameRenderer(avatar, a.size, a.backend, a.device)
+    write_video(Path(a.output), render_frames(avatar, motion, path, renderer=renderer), motion.fps, audio, AUDIO_RATE)
+    print(json.dumps({"video": a.output, "frames": motion.num_frames, "backend": renderer.backend,
+                      "device": str(renderer.device)}))
     return 0
 
 
@@ -245,10 +254,30 @@ def _cmd_say(a) -> int:
 
 
 def _cmd_bench(a) -> int:
+    if a.bench == "pose":
+        return _bench_pose(a)
     from vasa3d.render.bench import bench_render
 
     print(json.dumps(bench_render(n=a.n, size=a.size, backward=a.backward, backend=a.backend, repeats=a.repeats,
                                   seed=0), indent=2))
+    return 0
+
+
+def _bench_pose(a) -> int:
+    from vasa3d.avatar import Avatar
+    from vasa3d.avatar.bench import bench_pose
+    from vasa3d.avatar.view import resolve_device
+
+    if a.n_frames < 1:
+        raise InputError(f"--n-frames must be at least 1, got {a.n_frames}")
+    device = resolve_device(a.device)
+    if a.avatar:
+        avatar = Avatar.load(a.avatar)
+    else:
+        import skimage.data
+
+        avatar = Avatar.from_image(a.image if a.image else skimage.data.astronaut(), _DEFAULTS.face, _DEFAULTS.avatar)
+    print(json.dumps(bench_pose(avatar, n_frames=a.n_frames, device=device), indent=2))
     return 0
 
 
