@@ -222,10 +222,9 @@ def pose_tensors(t: AvatarTensors, full: torch.Tensor, head_rotation: torch.Tens
         p = t.params
         data = _packed(p).index_select(0, lay.order).T.contiguous()
         colors, opacities = p.colors.index_select(0, lay.order), p.opacities.index_select(0, lay.order)
-    verts = kin.deform(head, full)
-    tables: dict[bool, tuple[torch.Tensor, torch.Tensor]] = {}
-
     motion = kin.part_motions(head, full, head_rotation, head_translation, gaze)
+    verts = kin.deform(head, full, motion)
+    tables: dict[bool, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def table(turned: bool) -> tuple[torch.Tensor, torch.Tensor]:
         if turned not in tables:

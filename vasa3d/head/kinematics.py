@@ -106,23 +106,14 @@ def coefficient_vector(head: HeadTensors, names: tuple[str, ...], coeffs: torch.
     return full
 
 
-def deform(head: HeadTensors, full: torch.Tensor) -> torch.Tensor:
-    """Face-mesh vertices [V, 3] for the full coefficient vector `full` [K + 1]: linear shapes, then the jaw."""
+def deform(head: HeadTensors, full: torch.Tensor, motion: "PartMotions") -> torch.Tensor:
+    """Face-mesh vertices [V, 3] for the full coefficient vector `full` [K + 1]: the linear shapes (the jaw's
+    shifts among them, weighted by jaw_weights), then the jaw's rotation of `motion` (`part_motions` of the same
+    coefficients: the rigid jaw turns by the very same matrix) blended by each vertex's jaw weight."""
     verts = head.face_rest + torch.tensordot(full[:-1], head.deltas, dims=1)
-    return rotate_about_hinge(verts, head.jaw_weights, head.jaw_hinge, full[-1] * head.jaw_open_rad)
-
-
-def rotate_about_hinge(points: torch.Tensor, weights: torch.Tensor | float, hinge: torch.Tensor,
-                       angle: torch.Tensor) -> torch.Tensor:
-    """Blend each point [N, 3] between itself (weight 0) and its rotation by `angle` (rad, scalar tensor; opening
-    the mouth: the chin moves down and back) about the x axis through `hinge` [3] (weight 1); weights [N] or 1."""
-    c, s = torch.cos(angle), torch.sin(angle)
-    p = points - hinge
-    y, z = p[:, 1], p[:, 2]
-    rotated = torch.stack([p[:, 0], c * y - s * z, s * y + c * z], dim=1) + hinge
-    if isinstance(weights, float) and weights == 1.0:
-        return rotated
-    return points + weights[:, None] * (rotated - points)
+    hinge = head.jaw_hinge
+    turned = (verts - hinge) @ motion.R[PART_JAW].T + hinge
+    return verts + head.jaw_weights[:, None] * (turned - verts)
 
 
 PART_HEAD, PART_JAW, PART_EYE_R, PART_EYE_L = range(4)      # rows of `PartMotions`
