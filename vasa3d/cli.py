@@ -30,7 +30,7 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
+        if action.option_strings and not any(action.default is v for v in (None, False, argparse.SUPPRESS)):
             text += " (default: %(default)s)"
         return text
 
@@ -177,12 +177,12 @@ def _cmd_talk(a) -> int:
 
 def _cmd_build(a) -> int:
     from vasa3d import validate as v
-    from vasa3d.avatar import Avatar
 
     v.check_image_file(a.image)
     v.check_output_path(a.output, inputs=(a.image,), suffixes=(".npz",))
     if a.ply:
         v.check_output_path(a.ply, inputs=(a.image, a.output), suffixes=(".ply",))
+    from vasa3d.avatar import Avatar
     avatar = Avatar.from_image(a.image, _DEFAULTS.face, _DEFAULTS.avatar)
     avatar.save(a.output)
     if a.ply:
@@ -193,13 +193,7 @@ def _cmd_build(a) -> int:
 
 def _cmd_render(a) -> int:
     from vasa3d import validate as v
-    from vasa3d.avatar import Avatar
     from vasa3d.config import RenderConfig
-    from vasa3d.io.audio import read_audio
-    from vasa3d.motion import MotionSequence
-    from vasa3d.pipeline import AUDIO_RATE, render_video
-    from vasa3d.render import resolve_backend
-    from vasa3d.render.cameras import camera_path
 
     v.check_input_file(a.avatar, "avatar")
     v.check_input_file(a.motion, "motion")
@@ -209,6 +203,13 @@ def _cmd_render(a) -> int:
     fps = _DEFAULTS.render.fps if a.fps is None else a.fps    # checked now; the motion's own rate replaces None
     v.check_render_config(RenderConfig(size=a.size, fps=fps, backend=a.backend, camera_path=a.camera_path,
                                        yaw_deg=a.yaw_deg, pitch_deg=a.pitch_deg))
+    from vasa3d.avatar import Avatar             # the heavy imports (torch) only after the checks
+    from vasa3d.io.audio import read_audio
+    from vasa3d.motion import MotionSequence
+    from vasa3d.pipeline import AUDIO_RATE, render_video
+    from vasa3d.render import resolve_backend
+    from vasa3d.render.cameras import camera_path
+
     avatar, motion = Avatar.load(a.avatar), MotionSequence.load(a.motion)
     if a.fps is not None and a.fps != motion.fps:
         motion = motion.resample(a.fps)
@@ -277,10 +278,6 @@ def _parse_rgb(text: str | None) -> tuple[float, float, float] | None:
 
 
 def _cmd_pose(a) -> int:
-    from vasa3d.avatar import Avatar
-    from vasa3d.avatar.view import neutral_pose, render_frame
-    from vasa3d.io import write_image
-
     from vasa3d import validate as v
 
     v.check_image_file(a.image)
@@ -290,6 +287,10 @@ def _cmd_pose(a) -> int:
     v.check_number("pitch (degrees)", a.pitch_deg, -v.MAX_PITCH_DEG, v.MAX_PITCH_DEG)
     names, values = _parse_sets(a.set)
     background = _parse_rgb(a.background)
+    from vasa3d.avatar import Avatar
+    from vasa3d.avatar.view import neutral_pose, render_frame
+    from vasa3d.io import write_image
+
     avatar = Avatar.from_image(a.image, _DEFAULTS.face, _DEFAULTS.avatar)
     try:
         frame = render_frame(avatar, neutral_pose(names, values), math.radians(a.yaw_deg), math.radians(a.pitch_deg),
@@ -302,14 +303,15 @@ def _cmd_pose(a) -> int:
 
 
 def _cmd_expressions(a) -> int:
-    from vasa3d.avatar import Avatar
-    from vasa3d.avatar.view import expression_sheet
     from vasa3d import validate as v
-    from vasa3d.io import write_image
 
     v.check_image_file(a.image)
     v.check_output_path(a.output, inputs=(a.image,), suffixes=IMAGE_SUFFIXES)
     v.check_number("tile", a.tile, 32, 1024, integer=True)
+    from vasa3d.avatar import Avatar
+    from vasa3d.avatar.view import expression_sheet
+    from vasa3d.io import write_image
+
     avatar = Avatar.from_image(a.image, _DEFAULTS.face, _DEFAULTS.avatar)
     write_image(a.output, expression_sheet(avatar, tile=a.tile))
     print(json.dumps({"sheet": a.output, "blendshapes": len(avatar.head.rig.supported)}))

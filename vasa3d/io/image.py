@@ -126,6 +126,8 @@ def _check_file(path: Path) -> None:
         raise InputError(f"image file '{path}' does not exist; check the path")
     if path.is_dir():
         raise InputError(f"'{path}' is a directory, not an image file")
+    if path.stat().st_size == 0:
+        raise InputError(f"image file '{path}' is empty (0 bytes); give a real photo")
 
 
 def _check_size(width: int, height: int, what: str) -> None:
