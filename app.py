@@ -226,7 +226,7 @@ def main() -> None:
 
     if os.environ.get("VASA3D_VERBOSE", "") in ("", "0"):
         quiet_native_logs()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     demo = build_demo(TalkingHeadPipeline())
     demo.queue(max_size=16).launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"))
 
