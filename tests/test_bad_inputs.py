@@ -189,6 +189,18 @@ def test_cli_error_is_one_line_within_2_s_in_a_fresh_process(work):
     assert elapsed < FAST_S and not (folder / "o.mp4").exists()
 
 
+@pytest.mark.parametrize("argv, words", [
+    (["talk", "a.jpg", "b.wav", "-o", "x.mp4", "--size", "abc"], "invalid int value: 'abc'"),
+    (["talk", "a.jpg"], "required: audio, -o/--output"),
+    (["talk", "a.jpg", "b.wav", "-o", "x.mp4", "--camera-path", "spin"], "invalid choice: 'spin'"),
+])
+def test_usage_mistakes_are_one_line_and_exit_2(argv, words, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and len(err) == 1 and err[0].startswith("error: ") and words in err[0]
+
+
 # ------------------------------------------------------------------ damaged or wrong input files
 def _make_input(kind: str, folder: Path, image: Path, audio: Path) -> tuple[Path, Path]:
     """(image, audio) for an input-file case; the bad one is generated in `folder`."""

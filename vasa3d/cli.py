@@ -36,9 +36,14 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 
 class _Parser(argparse.ArgumentParser):
+    """argparse with our help format, and a usage mistake reported as one `error: ...` line (exit 2)."""
+
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("formatter_class", _HelpFormatter)
         super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
 
 
 def _add_render_options(p: argparse.ArgumentParser, fps_default: float | None) -> None:
