@@ -30,7 +30,8 @@ def _parser() -> argparse.ArgumentParser:
                           "(default: %(default)s)")
     run.add_argument("--external", action="append", default=[], metavar="NAME=DIR",
                      help="score DIR/<case>.mp4 as method NAME (repeatable)")
-    run.add_argument("--size", type=int, default=256, help="output side in pixels for generated videos (default: %(default)s)")
+    run.add_argument("--size", type=int, default=256,
+                     help="output side in pixels for generated videos (default: %(default)s)")
     run.add_argument("--cases", help="comma-separated case names (default: all)")
     run.add_argument("--reuse", action="store_true", help="reuse videos made by an earlier run in OUT")
     run.add_argument("--out", type=Path, required=True,

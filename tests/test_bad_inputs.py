@@ -46,8 +46,8 @@ def _png_claiming(path: Path, width: int, height: int) -> Path:
 
 def _wav_header_plus_random(path: Path, n_random: int = 30) -> Path:
     """A wav header announcing 1 s of 16 kHz mono, followed by `n_random` random bytes."""
-    header = (b"RIFF" + struct.pack("<I", 36 + 32000) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, 16000, 32000, 2, 16)
-              + b"data" + struct.pack("<I", 32000))
+    fmt = struct.pack("<IHHIIHH", 16, 1, 1, 16000, 32000, 2, 16)
+    header = b"RIFF" + struct.pack("<I", 36 + 32000) + b"WAVEfmt " + fmt + b"data" + struct.pack("<I", 32000)
     path.write_bytes(header + np.random.default_rng(0).bytes(n_random))
     return path
 
