@@ -257,3 +257,22 @@ def test_cuda_pose_matches_the_cpu(obama_avatar):
     gpu = pose(obama_avatar, frame, "cuda")
     assert gpu.means.device.type == "cuda"
     np.testing.assert_allclose(gpu.numpy().means, cpu.means, atol=1e-5)
+
+
+def test_a_device_that_is_not_there_is_refused_before_any_work(tmp_path, obama_path):
+    import time
+
+    from vasa3d.io.audio import write_wav
+    from vasa3d.pipeline import TalkingHeadPipeline, TalkRequest
+
+    wav = tmp_path / "s.wav"
+    write_wav(wav, np.zeros(16000, np.float32), 16000)
+    bad = TalkRequest(image=obama_path, audio=wav, output=tmp_path / "out.mp4", device="tpu")
+    with pytest.raises(InputError, match="device"):
+        bad.validate()
+    if not torch.cuda.is_available():
+        t0 = time.perf_counter()
+        with pytest.raises(InputError, match="CUDA"):
+            TalkingHeadPipeline().run(replace(bad, device="cuda"))
+        assert time.perf_counter() - t0 < 2.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.wav"]

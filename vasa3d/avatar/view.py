@@ -35,14 +35,10 @@ class FrameRenderer:
         import torch
 
         from vasa3d.avatar.pose import AvatarTensors
-        from vasa3d.errors import InputError
-        from vasa3d.render import resolve_backend
         from vasa3d.render.cameras import scale_intrinsics
 
-        self.device = torch.device(resolve_device(device))
-        self.backend = resolve_backend(backend, self.device)
-        if self.backend == "numba" and self.device.type != "cpu":
-            raise InputError(f"backend 'numba' runs on the CPU; use --device cpu, or --backend gsplat on {device}")
+        device, self.backend = resolve_target(backend, device)
+        self.device = torch.device(device)
         self.size = size or avatar.size
         self.avatar = avatar
         self.tensors = AvatarTensors.from_avatar(avatar, self.device)
@@ -70,6 +66,20 @@ class FrameRenderer:
             rgb = out.rgb[0] + (1.0 - out.alpha[0]) * self.plate
             frame = (rgb.clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8)
         return frame.cpu().numpy()
+
+
+def resolve_target(backend: str = "auto", device: str = "auto") -> tuple[str, str]:
+    """(device, rasterizer backend) that rendering with these choices runs on: `resolve_device`, then
+    `vasa3d.render.resolve_backend` for it. Raises InputError for an unavailable device or backend, or a pair
+    that cannot work together (numba on a GPU, gsplat on the CPU)."""
+    from vasa3d.errors import InputError
+    from vasa3d.render import resolve_backend
+
+    device = resolve_device(device)
+    name = resolve_backend(backend, device)
+    if name == "numba" and device != "cpu":
+        raise InputError(f"backend 'numba' runs on the CPU; use --device cpu, or --backend gsplat on {device}")
+    return device, name
 
 
 def resolve_device(device: str = "auto") -> str:
