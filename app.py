@@ -5,13 +5,17 @@ The UI only: widgets -> `TalkRequest` -> `TalkingHeadPipeline.run` -> video + a 
 Each request writes into its own fresh temporary directory.
 
 Run `python app.py` (as a Hugging Face Space does): serves on $GRADIO_SERVER_NAME (default 0.0.0.0) and
-$GRADIO_SERVER_PORT (default 7860). Importing this module builds no model and starts nothing.
+$GRADIO_SERVER_PORT (default 7860); MediaPipe's native log lines are dropped unless VASA3D_VERBOSE=1.
+Importing this module builds no model and starts nothing. Uploads are checked by our own readers (image size
+from the header before decoding); a user's mistake is shown as one line and logged as one line.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
+import re
 import tempfile
 import typing
 from collections.abc import Callable
@@ -22,6 +26,8 @@ import gradio as gr
 from vasa3d.config import CameraPathKind, MotionConfig, RenderConfig
 from vasa3d.errors import InputError
 from vasa3d.pipeline import TalkRequest, TalkResult
+
+log = logging.getLogger("vasa3d.app")
 
 MAX_YAW_DEG = 45.0      # the pipeline accepts +-90; beyond +-45 the unseen side of the head dominates
 MAX_PITCH_DEG = 30.0    # the pipeline accepts +-60
@@ -48,6 +54,44 @@ def example_portrait_path() -> str:
     path = Path(tempfile.mkdtemp(prefix="vasa3d-example-")) / "astronaut.png"
     Image.fromarray(astronaut()).save(path)
     return str(path)
+
+
+def _unopened_upload(image: gr.Image) -> gr.Image:
+    """`image` (a `gr.Image(type="filepath")`) made to pass an uploaded file's path on unopened, so that our reader
+    checks it: the size from the header before any decoding, and our own message for a damaged or non-image file
+    (Gradio opens uploads with Pillow first, and a failure there shows only its generic "upstream app has raised
+    an exception"). Pasted data URLs still go through Gradio's own handling. Returns `image`."""
+    gradio_preprocess = image.preprocess
+
+    def preprocess(payload):
+        if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
+            return str(payload.path)
+        return gradio_preprocess(payload)
+
+    image.preprocess = preprocess
+    return image
+
+
+def _portrait(image):
+    """The portrait for the request: an uploaded file (path) read by our reader as uint8 RGB [H, W, 3] (its size
+    is checked from the header before decoding); an array or PIL image as given. Raises InputError."""
+    from vasa3d.io.image import read_image_u8
+
+    if image is None:
+        raise InputError("upload a portrait photo (or pick the example below)")
+    if isinstance(image, (str, os.PathLike)):
+        return read_image_u8(image)
+    return image
+
+
+_QUOTED_PATH = re.compile(r"'(?:[A-Za-z]:)?[\\/][^']*[\\/]([^'\\/]+)'")
+
+
+def public_message(message: str) -> str:
+    """`message` with every quoted absolute path shortened to its file name (the server's temporary folders stay
+    private) and any "[Errno N]" removed."""
+    message = _QUOTED_PATH.sub(r"'\1'", message)
+    return re.sub(r"\[Errno -?\d+\]\s*", "", message)
 
 
 def _speech(audio: str | None, text: str | None, transcript: str | None):
@@ -92,29 +136,47 @@ def make_handler(pipeline) -> Callable:
     """The Generate button's function for `pipeline` (anything with `.run(request, progress)`).
 
     handler(image, audio, text, transcript, yaw_deg, pitch_deg, camera_path, expression_scale, head_motion_scale,
-    seed, size, progress) -> (video path, status markdown). `image`: RGB uint8 [H, W, 3] array or a path; `audio`:
-    a file path or None. Raises `gr.Error` with the message of any `InputError` (missing portrait, no speech, no
-    face found, unreadable file, ...), so the user sees what to fix.
+    seed, size, progress) -> (video path, status markdown). `image`: RGB uint8 [H, W, 3] array or a file path
+    (read here by `vasa3d.io.read_image_u8`, its size checked from the header first); `audio`: a file path or None.
+    The request is checked (`TalkRequest.validate`) before the pipeline runs. Any `InputError` (missing portrait,
+    no speech, no face found, damaged file, option out of range, ...) becomes a `gr.Error` with its message, server
+    paths shortened to file names, and is logged as one line (no traceback).
     """
 
     def generate(image, audio, text, transcript, yaw_deg, pitch_deg, camera_path, expression_scale,
                  head_motion_scale, seed, size, progress=gr.Progress()):
         try:
-            if image is None:
-                raise InputError("upload a portrait photo (or pick the example below)")
+            portrait = _portrait(image)
             speech, transcript_used, phones = _speech(audio, text, transcript)
             request = TalkRequest(
-                image=image, audio=speech, transcript=transcript_used, phones=phones,
+                image=portrait, audio=speech, transcript=transcript_used, phones=phones,
                 output=_request_dir() / OUTPUT_NAME,
-                yaw_deg=float(yaw_deg), pitch_deg=float(pitch_deg), camera_path=camera_path,
-                expression_scale=float(expression_scale), head_motion_scale=float(head_motion_scale),
-                seed=int(seed), size=int(size))
+                yaw_deg=_number(yaw_deg), pitch_deg=_number(pitch_deg), camera_path=camera_path,
+                expression_scale=_number(expression_scale), head_motion_scale=_number(head_motion_scale),
+                seed=_number(seed, integer=True), size=_number(size, integer=True))
+            request.validate()
             result = pipeline.run(request, progress=lambda fraction, message: progress(fraction, desc=message))
         except InputError as error:
-            raise gr.Error(str(error)) from error
+            message = public_message(str(error))
+            log.warning("input error: %s", message)
+            raise gr.Error(message, print_exception=False) from None
         return str(result.video), format_result(result)
 
     return generate
+
+
+def _number(value, integer: bool = False):
+    """A widget's number as a float (an int when `integer` and whole); None and non-numbers stay as they are
+    for the validator to name the option."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return value
+    number = float(value)
+    return int(number) if integer and number.is_integer() else number
+
+
+def _clear():
+    """Blank the video and the status line when a new run starts (a failed run must not show the last 'Done.')."""
+    return None, ""
 
 
 def build_demo(pipeline) -> gr.Blocks:
@@ -125,8 +187,8 @@ def build_demo(pipeline) -> gr.Blocks:
         gr.Markdown(INTRO)
         with gr.Row():
             with gr.Column():
-                image = gr.Image(label="Portrait", type="numpy", image_mode="RGB", value=example,
-                                 sources=["upload", "clipboard", "webcam"])
+                image = _unopened_upload(gr.Image(label="Portrait", type="filepath", image_mode=None, value=example,
+                                                  sources=["upload", "clipboard", "webcam"]))
                 audio = gr.Audio(label="Speech (upload or record; leave empty to speak the text below)",
                                  sources=["upload", "microphone"], type="filepath")
                 text = gr.Textbox(label="Text to speak (used when no speech is given)", value=DEFAULT_TEXT,
@@ -152,14 +214,19 @@ def build_demo(pipeline) -> gr.Blocks:
         gr.Examples([[example, DEFAULT_TEXT]], inputs=[image, text], cache_examples=False)
         inputs = [image, audio, text, transcript, yaw, pitch, camera_path, expression_scale, head_motion_scale,
                   seed, size]
-        button.click(make_handler(pipeline), inputs=inputs, outputs=[video, status], api_name="generate")
+        button.click(_clear, outputs=[video, status], queue=False, api_name=False).then(
+            make_handler(pipeline), inputs=inputs, outputs=[video, status], api_name="generate")
     return demo
 
 
 def main() -> None:
     """Build the real pipeline and serve the demo (Hugging Face Space entry point)."""
+    from vasa3d.logs import quiet_native_logs
     from vasa3d.pipeline import TalkingHeadPipeline
 
+    if os.environ.get("VASA3D_VERBOSE", "") in ("", "0"):
+        quiet_native_logs()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     demo = build_demo(TalkingHeadPipeline())
     demo.queue(max_size=16).launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"))
 

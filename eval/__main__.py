@@ -19,17 +19,23 @@ def _parser() -> argparse.ArgumentParser:
     mb.add_argument("--portraits", help="comma-separated portrait file names (default: p02, p03, p06)")
     mb.add_argument("--clips", help="comma-separated audio clip stems (default: a01, a02)")
     mb.add_argument("--grid", help="comma-separated GRID sentence ids (default: bbaf2n,bbbf8p)")
-    run = sub.add_parser("run", help="make or find each method's videos and score them")
-    run.add_argument("--bench", type=Path, required=True)
+    run = sub.add_parser("run", help="make or find each method's videos and score them",
+                         description="Score each method on each case of a benchmark folder; LSE-C/LSE-D stay null "
+                                     "(no SyncNet weights ship; av_offset_frames/av_confidence replace them).")
+    run.add_argument("--bench", type=Path, required=True,
+                     help="benchmark folder: one sub-folder per case with portrait.*, audio.*, transcript.txt?, "
+                          "video.mp4? (from make-bench)")
     run.add_argument("--methods", default="vasa3d,static,warp2d,groundtruth",
-                     help=f"comma-separated: {', '.join(BUILTIN)} or names given with --external")
+                     help=f"comma-separated: {', '.join(BUILTIN)} or names given with --external "
+                          "(default: %(default)s)")
     run.add_argument("--external", action="append", default=[], metavar="NAME=DIR",
                      help="score DIR/<case>.mp4 as method NAME (repeatable)")
-    run.add_argument("--size", type=int, default=256, help="output side in pixels for generated videos")
-    run.add_argument("--syncnet-weights", type=Path, default=None, help="SyncNet weights for LSE-C/LSE-D")
+    run.add_argument("--size", type=int, default=256,
+                     help="output side in pixels for generated videos (default: %(default)s)")
     run.add_argument("--cases", help="comma-separated case names (default: all)")
     run.add_argument("--reuse", action="store_true", help="reuse videos made by an earlier run in OUT")
-    run.add_argument("--out", type=Path, required=True)
+    run.add_argument("--out", type=Path, required=True,
+                     help="results folder: videos, results.csv, results.json, report.md and plots are written here")
     hc = sub.add_parser("head-check", help="the head model's tracker figures on renders of portraits (JSON)")
     hc.add_argument("portraits", nargs="*", type=Path,
                     help="portrait images (default: every image in ../shared/data/portraits)")
@@ -77,10 +83,10 @@ def _run(args) -> int:
         bar.update(done)
 
     for case in cases:
-        evals += evaluate_case(case, methods, args.out, args.size, externals, args.syncnet_weights, args.reuse, tell)
+        evals += evaluate_case(case, methods, args.out, args.size, externals, None, args.reuse, tell)
         durations[case.name] = probe_media(case.audio).duration_s
     bar.close()
-    settings = {"size": args.size, "fps": 25, "syncnet_weights": str(args.syncnet_weights or "none")}
+    settings = {"size": args.size, "fps": 25, "syncnet_weights": "none"}
     write_csv(evals, args.out / "results.csv")
     write_json(evals, args.out / "results.json", str(args.bench), methods, settings)
     report = write_report(evals, args.out, str(args.bench), methods, settings, durations)

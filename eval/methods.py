@@ -143,7 +143,7 @@ def _vasa3d(inputs: CaseInputs, path: Path) -> MethodVideo:
     sub = type(motion)(motion.fps, motion.names, motion.coeffs[idx], motion.head_rotation[idx],
                        motion.head_translation[idx], motion.gaze[idx])
     angles = np.tile(np.array([[math.radians(YAW_TURN_DEG), 0.0]], np.float32), (len(idx), 1))
-    turned = np.stack(list(render_frames(inputs.avatar(), sub, angles, inputs.size, result.backend)))
+    turned = np.stack(list(render_frames(inputs.avatar(), sub, angles, inputs.size, result.backend, result.device)))
     return MethodVideo(Path(result.video), None, dict(result.timings), turned, "")
 
 

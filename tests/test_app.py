@@ -191,3 +191,53 @@ def test_old_request_directories_are_pruned(monkeypatch, tmp_path):
     fresh = app._request_dir()
     assert fresh.is_dir() and fresh.parent == tmp_path and fresh.name.startswith(app.REQUEST_DIR_PREFIX)
     assert not old.exists() and recent.exists()
+
+
+# ---------------------------------------------------------------- bad uploads and options (issue 10)
+def test_uploaded_file_is_read_by_our_reader_with_our_message(tmp_path, caplog):
+    """The portrait arrives as a file path (Gradio does not decode it); damaged and huge files get our one-line
+    message without the server's folder, logged as one line, and the pipeline never runs."""
+    from PIL import Image
+
+    good = tmp_path / "good.png"
+    Image.fromarray(np.full((64, 64, 3), 200, np.uint8)).save(good)
+    (tmp_path / "cut.png").write_bytes(good.read_bytes()[:60])
+    Image.new("RGB", (10_000, 8_000)).save(tmp_path / "huge.png")   # 80 MP, zeros (compresses to ~250 kB)
+    mock = MockPipeline()
+    handler = app.make_handler(mock)
+    call(handler, image=str(good))
+    assert mock.requests[-1].image.shape == (64, 64, 3) and mock.requests[-1].image.dtype == np.uint8
+    for name, words in [("cut.png", "damaged"), ("huge.png", "80 megapixels")]:
+        caplog.clear()
+        with pytest.raises(gr.Error) as info:
+            call(handler, image=str(tmp_path / name))
+        assert words in info.value.message and f"'{name}'" in info.value.message
+        assert str(tmp_path) not in info.value.message and info.value.print_exception is False
+        assert [r.getMessage() for r in caplog.records] == [f"input error: {info.value.message}"]
+    assert len(mock.requests) == 1
+
+
+@pytest.mark.parametrize("overrides, words", [
+    ({"yaw_deg": float("nan")}, "yaw"), ({"expression_scale": 5.0}, "expression scale"),
+    ({"camera_path": "spin"}, "camera path"), ({"seed": -3}, "seed"), ({"size": 4000}, "size"),
+])
+def test_options_out_of_range_are_refused_before_the_pipeline(overrides, words):
+    mock = MockPipeline()
+    with pytest.raises(gr.Error, match=words):
+        call(app.make_handler(mock), **overrides)
+    assert mock.requests == []
+
+
+def test_public_message_hides_server_paths_and_errno():
+    text = "could not decode audio file '/tmp/gradio/3f2a/my speech.wav': [Errno 1094995529] Invalid data"
+    assert app.public_message(text) == "could not decode audio file 'my speech.wav': Invalid data"
+
+
+def test_a_new_run_first_clears_the_video_and_the_status():
+    demo = app.build_demo(MockPipeline())
+    fns = list(demo.fns.values())
+    i = next(i for i, fn in enumerate(fns) if fn.fn is app._clear)
+    first, second = fns[i], fns[i + 1]         # the button's click, then its .then(generate)
+    assert app._clear() == (None, "")
+    assert [b.label for b in first.outputs] == [b.label for b in second.outputs]
+    assert second.api_name == "generate"

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vasa3d.avatar import Avatar, FramePose
-from vasa3d.avatar.types import PART_SKULL
+from vasa3d.avatar.types import PART_SKULL, Binding, Fade
 from vasa3d.face import analyze_face
 from vasa3d.io.image import read_image
 from vasa3d.render import rasterize
@@ -42,15 +42,17 @@ def test_bound_gaussians_follow_the_mesh_exactly(obama_avatar):
     pose = _pose(("jawOpen", "mouthSmileLeft"), (0.7, 0.5))
     g = av.pose(pose)
     verts = av.head.rig.deform(av.head.face_rest, pose.names, pose.coeffs)
-    expected = np.einsum("nk,nkd->nd", av.face.bary, verts[av.head.triangles[av.face.parent]])
-    skin = (av.face.offset == 0) & ~av.face.local_pos.any(axis=1)   # lashes sit in front of the lids, the skirt below
-    assert skin.mean() > 0.8
-    np.testing.assert_allclose(g.means[:len(av.face)][skin], expected[skin], atol=1e-6)
-    lash = av.face.lash != 0
-    lift = np.linalg.norm(g.means[:len(av.face)][lash] - expected[lash], axis=1)
+    p = av.params
+    face = np.flatnonzero(p.parent >= 0)
+    expected = np.einsum("nk,nkd->nd", p.bary[face], verts[av.head.triangles[p.parent[face]]])
+    on_skin = ~p.local_pos[face].any(axis=1)           # lashes sit in front of the lids, the skirt below
+    assert on_skin.mean() > 0.8
+    np.testing.assert_allclose(g.means[face][on_skin], expected[on_skin], atol=1e-6)
+    lash = p.fade[face] != Fade.NONE
+    lift = np.linalg.norm(g.means[face][lash] - expected[lash], axis=1)
     assert lash.sum() > 50 and (lift > 1e-4).all() and (lift < 1e-3).all()
     rest = av.rest()
-    skull = np.flatnonzero(av.rigid.part == PART_SKULL) + len(av.face)
+    skull = p.select(Binding.SKULL)
     np.testing.assert_array_equal(g.means[skull], rest.means[skull])   # expressions leave the skull alone
 
 
@@ -58,10 +60,11 @@ def test_head_rotation_leaves_the_torso_in_place(obama_avatar):
     av = obama_avatar
     g = av.pose(_pose(rot=(0.0, 0.4, 0.0)))
     rest = av.rest()
-    torso = np.flatnonzero(av.rigid.skin == 0.0) + len(av.face)
+    torso = np.flatnonzero(av.params.skin == 0.0)
     assert len(torso) > 1000
     np.testing.assert_array_equal(g.means[torso], rest.means[torso])
-    moved = np.linalg.norm(g.means[:len(av.face)] - rest.means[:len(av.face)], axis=1)
+    face = av.params.parent >= 0
+    moved = np.linalg.norm(g.means[face] - rest.means[face], axis=1)
     assert moved.mean() > 0.01
 
 
@@ -104,17 +107,14 @@ def test_loading_a_non_avatar_is_a_clear_error(tmp_path):
 
 
 def test_eye_look_turns_one_eyeball_and_jaw_left_moves_the_lower_teeth(obama_avatar):
-    from vasa3d.avatar.types import PART_EYE_L, PART_EYE_R, PART_JAW
-
     av = obama_avatar
     rest = av.rest()
-    n_face = len(av.face)
     look = av.pose(_pose(("eyeLookOutLeft",), (1.0,)))
     moved = np.linalg.norm(look.means - rest.means, axis=1) > 1e-6
-    assert moved[n_face:][av.rigid.part == PART_EYE_L].all()
-    assert not moved[n_face:][av.rigid.part == PART_EYE_R].any()
+    assert moved[av.params.select(Binding.EYE_L)].all()
+    assert not moved[av.params.select(Binding.EYE_R)].any()
     shifted = av.pose(_pose(("jawLeft",), (1.0,)))
-    jaw = np.flatnonzero(av.rigid.part == PART_JAW) + n_face
+    jaw = av.params.select(Binding.JAW)
     dx = shifted.means[jaw, 0] - rest.means[jaw, 0]
     np.testing.assert_allclose(dx, 0.006, atol=1e-6)       # the subject's left is +x
 
@@ -260,14 +260,13 @@ def test_turned_head_and_orbited_camera_show_no_gaps(obama_avatar):
         assert share < 0.01, (rot_y, yaw, share)
 
 
-def test_an_avatar_saved_before_lashes_and_the_skirt_still_loads(tmp_path, obama_avatar):
-    path = obama_avatar.save(tmp_path / "a.npz")
-    with np.load(path) as d:
-        old = {k: d[k] for k in d.files if k not in ("face_lash", "face_local_pos")}
-    np.savez(tmp_path / "old.npz", **old)
-    loaded = Avatar.load(tmp_path / "old.npz")
-    assert not loaded.face.lash.any() and not loaded.face.local_pos.any()
-    assert loaded.pose(_pose(("eyeBlinkLeft",), (1.0,))).means.shape == (obama_avatar.num_gaussians, 3)
+def test_inner_lip_lines_and_lashes_have_their_own_bindings(obama_avatar):
+    p = obama_avatar.params
+    assert (p.binding == Binding.FACE_EDGE).sum() > 40                     # inner-lip lines: fixed size, no fade
+    assert (p.fade[p.binding == Binding.FACE_EDGE] == Fade.NONE).all()
+    lashes = p.fade != Fade.NONE
+    assert lashes.sum() > 50 and (p.binding[lashes] == Binding.FACE_RIGID).all()
+    assert ((p.parent >= 0) == np.isin(p.binding, [Binding.FACE, Binding.FACE_RIGID, Binding.FACE_EDGE])).all()
 
 
 def _skull_samples(points: np.ndarray, colours: np.ndarray):
@@ -351,13 +350,12 @@ def test_the_mouth_interior_shows_only_through_the_open_lips(portrait, tracker, 
 
 
 def test_inner_lip_lines_ride_on_the_lip_edges_and_keep_their_size(obama_avatar):
-    """The smooth inner-lip edge: EDGE_LINE Gaussians along both inner contours stay on the contour when the jaw
+    """The smooth inner-lip edge: FACE_EDGE Gaussians along both inner contours stay on the contour when the jaw
     opens (bound to the lip triangles) and do not stretch with the lip skin."""
-    from vasa3d.avatar.types import EDGE_LINE
     from vasa3d.head import topology as topo
 
     av = obama_avatar
-    sel = np.flatnonzero(av.face.lash == EDGE_LINE)
+    sel = av.params.select(Binding.FACE_EDGE)
     assert len(sel) > 40
     rest, opened = av.pose(_pose()), av.pose(_pose(("jawOpen",), (1.0,)))
     verts = av.head.rig.deform(av.head.face_rest, ("jawOpen",), np.ones(1))

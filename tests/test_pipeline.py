@@ -146,9 +146,13 @@ def test_doctor_reports_the_cpu_backends(capsys):
     import json
 
     assert main(["doctor"]) == 0
-    info = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    info = json.loads(captured.out)
     assert {"numba", "torch"} <= set(info["rasterizer_backends"])
     assert info["mediapipe"] == "0.10.21"
+    assert {"face", "speech", "encode", "rasterize_numba", "rasterize_torch"} <= set(info["checks"])
+    assert all(c["ok"] for c in info["checks"].values()) and info["verdict"] == "ok"
+    assert captured.err.strip().splitlines()[-1].startswith("vasa3d doctor: all ")
 
 
 def test_bench_render_prints_json(capsys):

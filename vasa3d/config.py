@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Backend = Literal["auto", "numba", "gsplat", "torch"]
+Device = str   # "auto" (CUDA when PyTorch sees a GPU, else the CPU), "cpu", "cuda", "cuda:N"
 CameraPathKind = Literal["fixed", "orbit", "sway"]
 
 
@@ -56,7 +57,8 @@ class RenderConfig:
 
     size: int = 512
     fps: float = 25.0
-    backend: Backend = "auto"
+    backend: Backend = "auto"       # "auto": gsplat on a CUDA device, numba on the CPU
+    device: Device = "auto"         # where posing and rasterizing run
     camera_path: CameraPathKind = "fixed"
     yaw_deg: float = 0.0
     pitch_deg: float = 0.0

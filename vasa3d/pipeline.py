@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -18,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vasa3d.config import Backend, CameraPathKind, PipelineConfig
+from vasa3d.config import (AvatarConfig, Backend, CameraPathKind, Device, FaceConfig, MotionConfig, PipelineConfig,
+                           RenderConfig)
 from vasa3d.errors import InputError
 
 ProgressCallback = Callable[[float, str], None]
@@ -34,7 +36,8 @@ class TalkRequest:
     image: path, PIL image or RGB array of the portrait. audio: path of a speech file or (wave, sample_rate).
     transcript: the words spoken (optional; improves lip sync). phones: exact phone segments (from `vasa3d say`).
     output: where the mp4 goes. The rest override `PipelineConfig.render` / `.motion` for this request only;
-    None keeps the config's value. Angles in degrees (UI edge).
+    None keeps the config's value. Angles in degrees (UI edge). `validate` checks it all (limits in
+    `vasa3d.validate`); `TalkingHeadPipeline.run` calls it before any work.
     """
 
     image: object
@@ -51,12 +54,46 @@ class TalkRequest:
     head_motion_scale: float | None = None
     seed: int | None = None
     backend: Backend | None = None
+    device: Device | None = None
+
+    def validate(self, config: PipelineConfig = PipelineConfig()) -> tuple[RenderConfig, MotionConfig]:
+        """This request's render and motion configs (`config` with the request's overrides), after checking
+        every option and path: numbers finite and in range, choices known, the image file's header readable
+        and its size within limits, the audio file present, the output a writable .mp4 path that is not one
+        of the inputs. Cheap (no pixels or samples are decoded). Raises InputError saying what to fix."""
+        from vasa3d import validate as v
+
+        if self.image is None:
+            raise InputError("give a portrait photo (a file path, a numpy array [H, W, 3] or a PIL image)")
+        if self.audio is None:
+            raise InputError("give the speech (a file path or a (wave, sample_rate) pair)")
+        if isinstance(self.image, (str, os.PathLike)):
+            v.check_image_file(self.image)
+        if isinstance(self.audio, (str, os.PathLike)):
+            v.check_audio_file(self.audio)
+        if self.transcript is not None and not isinstance(self.transcript, str):
+            raise InputError(f"transcript must be text, got a {type(self.transcript).__name__}")
+        v.check_output_path(self.output, inputs=(self.image, self.audio))
+
+        def pick(value, default):
+            return default if value is None else value
+
+        rc, mc = config.render, config.motion
+        render_cfg = v.check_render_config(replace(
+            rc, yaw_deg=pick(self.yaw_deg, rc.yaw_deg), pitch_deg=pick(self.pitch_deg, rc.pitch_deg),
+            camera_path=pick(self.camera_path, rc.camera_path), size=pick(self.size, rc.size),
+            fps=pick(self.fps, rc.fps), backend=pick(self.backend, rc.backend), device=pick(self.device, rc.device)))
+        motion_cfg = v.check_motion_config(replace(
+            mc, fps=render_cfg.fps, seed=pick(self.seed, mc.seed),
+            expression_scale=pick(self.expression_scale, mc.expression_scale),
+            head_motion_scale=pick(self.head_motion_scale, mc.head_motion_scale)))
+        return replace(render_cfg, size=int(render_cfg.size)), replace(motion_cfg, seed=int(motion_cfg.seed))
 
 
 @dataclass
 class TalkResult:
     """What a run produced: the video path, its frame count and duration (s), the rasterizer backend that ran,
-    the number of Gaussians, and seconds per stage."""
+    the number of Gaussians, seconds per stage, and the device posing and rasterizing ran on."""
 
     video: Path
     num_frames: int
@@ -64,6 +101,18 @@ class TalkResult:
     backend: str
     num_gaussians: int
     timings: dict[str, float] = field(default_factory=dict)
+    device: str = "cpu"
+
+
+def build_avatar(source, face_config: FaceConfig = FaceConfig(), avatar_config: AvatarConfig = AvatarConfig()):
+    """An `Avatar` from a portrait (path, PIL image or RGB array): face analysis (`vasa3d.face`), then the
+    single-photo builder (`Avatar.from_observation`). Raises InputError for an unreadable image or no usable face."""
+    from vasa3d.avatar import Avatar
+    from vasa3d.face import analyze_face
+    from vasa3d.io.image import read_image
+
+    obs = analyze_face(read_image(source), face_config)
+    return Avatar.from_observation(obs, avatar_config, face_config)
 
 
 def _hash_image(image: np.ndarray) -> str:
@@ -89,7 +138,6 @@ class TalkingHeadPipeline:
     def build_avatar(self, image):
         """`Avatar` for a portrait (path, PIL image or array), from the cache when the same pixels were seen.
         Raises InputError for an unreadable image or when no usable face is found."""
-        from vasa3d.avatar import Avatar
         from vasa3d.io.image import read_image
 
         pixels = read_image(image)
@@ -98,7 +146,7 @@ class TalkingHeadPipeline:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        avatar = Avatar.from_image(pixels, self.config.face, self.config.avatar)
+        avatar = build_avatar(pixels, self.config.face, self.config.avatar)
         with self._lock:
             self._cache[key] = avatar
             while len(self._cache) > self._cache_size:
@@ -108,14 +156,18 @@ class TalkingHeadPipeline:
     def run(self, request: TalkRequest, progress: ProgressCallback | None = None) -> TalkResult:
         """Make the video of `request`; returns a `TalkResult`.
 
-        Raises InputError for bad input (nothing is written then); the mp4 appears atomically when complete.
+        Raises InputError for bad input (nothing is written then): options and paths are checked first
+        (`TalkRequest.validate`), before any decoding, face analysis or rendering. The mp4 appears atomically
+        when complete, replacing an older file there only then.
         """
+        render_cfg, motion_cfg = request.validate(self.config)
+        from vasa3d.avatar.view import FrameRenderer, resolve_target
         from vasa3d.io.audio import read_audio
         from vasa3d.io.video import write_video
         from vasa3d.motion import motion_from_audio
 
+        resolve_target(render_cfg.backend, render_cfg.device)          # an unavailable GPU: say so before any work
         report = progress or (lambda fraction, message: None)
-        render_cfg, motion_cfg = self._configs(request)
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         report(0.0, "reading the speech")
@@ -127,14 +179,12 @@ class TalkingHeadPipeline:
         report(0.15, "computing lip sync and head motion")
         motion = motion_from_audio(wave, AUDIO_RATE, request.transcript, phones=request.phones, config=motion_cfg)
         timings["motion_s"] = time.perf_counter() - t1
-        from vasa3d.render import resolve_backend
-
-        backend = resolve_backend(render_cfg.backend, "cpu")
+        renderer = FrameRenderer(avatar, render_cfg.size, render_cfg.backend, render_cfg.device)
         angles = _camera_angles(render_cfg, motion.num_frames)
         t2 = time.perf_counter()
 
         def frames() -> Iterator[np.ndarray]:
-            for i, frame in enumerate(render_frames(avatar, motion, angles, render_cfg.size, backend)):
+            for i, frame in enumerate(render_frames(avatar, motion, angles, renderer=renderer)):
                 if i % 5 == 0:
                     report(0.2 + 0.78 * i / motion.num_frames, f"rendering frame {i + 1}/{motion.num_frames}")
                 yield frame
@@ -144,31 +194,8 @@ class TalkingHeadPipeline:
         timings["total_s"] = time.perf_counter() - t0
         report(1.0, "done")
         return TalkResult(video=Path(out), num_frames=motion.num_frames, duration_s=len(wave) / AUDIO_RATE,
-                          backend=backend, num_gaussians=avatar.num_gaussians, timings=timings)
-
-    def _configs(self, r: TalkRequest):
-        """This request's render and motion configs (the pipeline's config with the request's overrides)."""
-        def pick(value, default):
-            return default if value is None else value
-
-        rc, mc = self.config.render, self.config.motion
-        render_cfg = replace(rc, yaw_deg=pick(r.yaw_deg, rc.yaw_deg), pitch_deg=pick(r.pitch_deg, rc.pitch_deg),
-                             camera_path=pick(r.camera_path, rc.camera_path), size=pick(r.size, rc.size),
-                             fps=pick(r.fps, rc.fps), backend=pick(r.backend, rc.backend))
-        motion_cfg = replace(mc, fps=render_cfg.fps, seed=pick(r.seed, mc.seed),
-                             expression_scale=pick(r.expression_scale, mc.expression_scale),
-                             head_motion_scale=pick(r.head_motion_scale, mc.head_motion_scale))
-        _check_render(render_cfg)
-        return render_cfg, motion_cfg
-
-
-def _check_render(cfg) -> None:
-    if not (64 <= cfg.size <= 2048) or cfg.size % 2:
-        raise InputError(f"size must be an even number of pixels between 64 and 2048, got {cfg.size}")
-    if not (1 <= cfg.fps <= 120):
-        raise InputError(f"fps must be between 1 and 120, got {cfg.fps}")
-    if abs(cfg.yaw_deg) > 90 or abs(cfg.pitch_deg) > 60:
-        raise InputError("yaw must be within +-90 degrees and pitch within +-60 degrees")
+                          backend=renderer.backend, num_gaussians=avatar.num_gaussians, timings=timings,
+                          device=str(renderer.device))
 
 
 def _camera_angles(cfg, num_frames: int) -> np.ndarray:
@@ -177,32 +204,34 @@ def _camera_angles(cfg, num_frames: int) -> np.ndarray:
     return camera_path(cfg.camera_path, num_frames, cfg.fps, math.radians(cfg.yaw_deg), math.radians(cfg.pitch_deg))
 
 
-def render_frames(avatar, motion, angles: np.ndarray, size: int, backend: str = "auto") -> Iterator[np.ndarray]:
+def render_frames(avatar, motion, angles: np.ndarray, size: int | None = None, backend: str = "auto",
+                  device: str = "cpu", renderer=None) -> Iterator[np.ndarray]:
     """Render the frames of `motion` one by one.
 
     Args:
         avatar: an `Avatar`; motion: a `MotionSequence` with T frames; angles: float32 [T, 2] camera (yaw, pitch)
-        in radians (see `vasa3d.render.cameras.camera_path`); size: output side in pixels; backend: rasterizer.
+        in radians (see `vasa3d.render.cameras.camera_path`); size: output side in pixels; backend: rasterizer;
+        device: where posing and rasterizing run ("auto", "cpu", "cuda"); renderer: a `FrameRenderer` of this
+        avatar to use instead of making one from size/backend/device.
     Yields:
         uint8 [size, size, 3] RGB frames, the avatar composited over its background plate.
     """
-    import cv2
-
     from vasa3d.avatar import FramePose
-    from vasa3d.avatar.view import render_frame
+    from vasa3d.avatar.view import FrameRenderer
 
-    plate = cv2.resize(avatar.background, (size, size), interpolation=cv2.INTER_AREA)
+    renderer = renderer or FrameRenderer(avatar, size, backend, device)
     names = tuple(motion.names)
     for t in range(motion.num_frames):
         pose = FramePose(names=names, coeffs=motion.coeffs[t], head_rotation=motion.head_rotation[t],
                          head_translation=motion.head_translation[t], gaze=motion.gaze[t])
-        yield render_frame(avatar, pose, float(angles[t, 0]), float(angles[t, 1]), size, backend, plate=plate)
+        yield renderer.render(pose, float(angles[t, 0]), float(angles[t, 1]))
 
 
 def render_video(avatar, motion, camera_path: np.ndarray, size: int, output: Path, audio: np.ndarray | None = None,
-                 audio_sr: int = AUDIO_RATE, backend: str = "auto") -> Path:
+                 audio_sr: int = AUDIO_RATE, backend: str = "auto", device: str = "cpu") -> Path:
     """Render `motion` on `avatar` along `camera_path` ([T, 2] yaw, pitch in rad) into an mp4 at `output`
     (H.264, plus AAC when `audio` [S] float32 is given). Written atomically; returns the path."""
     from vasa3d.io.video import write_video
 
-    return write_video(output, render_frames(avatar, motion, camera_path, size, backend), motion.fps, audio, audio_sr)
+    return write_video(output, render_frames(avatar, motion, camera_path, size, backend, device), motion.fps, audio,
+                       audio_sr)

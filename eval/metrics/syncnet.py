@@ -4,7 +4,8 @@ Definition (Prajwal et al. 2020, "A lip sync expert is all you need for speech t
 after Chung & Zisserman 2016): the mean over the video of SyncNet's confidence (median - min embedding distance over
 shifts of -15..15 frames) and of its minimum distance, with SyncNet's pretrained weights (syncnet_v2.model).
 No package ships those weights, and this suite does not implement the SyncNet network: both metrics are null,
-with the reason "SyncNet weights not supplied" (no `--syncnet-weights`) or "not implemented" (weights given).
+with the reason "SyncNet weights not supplied" (`python -m eval run` offers no weights option) or "not implemented"
+(weights given through the Python API).
 The weight-free `av_offset_frames` / `av_confidence` (`eval.metrics.av_sync`) apply SyncNet's definitions to the
 mouth opening and the audio envelope instead.
 """

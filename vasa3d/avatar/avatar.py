@@ -1,26 +1,25 @@
 """`Avatar`: a person's Gaussian head built from one photo, with its head model, camera and background plate.
 
-Saved as one `.npz` (arrays + a JSON header with the format version); exported as a standard 3DGS `.ply`.
+Saved as one `.npz` (arrays + a JSON header with the format version and the configs it was built with, as nanoGPT
+keeps its config in the checkpoint); loaded strictly (`vasa3d.avatar.load`); exported as a standard 3DGS `.ply`.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
 from vasa3d.avatar.build import build_gaussians
-from vasa3d.avatar.pose import FramePose, GaussianFrame, pose_gaussians
-from vasa3d.avatar.types import BoundGaussians, RigidGaussians
+from vasa3d.avatar.pose import FramePose, GaussianFrame, pose as pose_gaussians
+from vasa3d.avatar.types import GaussianParams
 from vasa3d.config import AvatarConfig, FaceConfig
-from vasa3d.errors import InputError
 from vasa3d.head.model import HeadModel, build_head
 
-FORMAT_VERSION = 1
-MAX_OPACITY = 0.99   # below gsplat's 0.999 alpha clamp: a splat centred on a pixel then never trips the T < 1e-4 stop
-                     # and leaves the pixel 10% transparent (dense pixel-aligned splats hit that rule everywhere)
+FORMAT_VERSION = 2       # 2: one flat set of Gaussians with bindings, the configs in the header; 1: face + rigid groups
+ARRAY_PREFIX = "gauss_"
 
 
 @dataclass
@@ -29,53 +28,64 @@ class Avatar:
 
     Attributes:
         head: the `HeadModel` (mesh, rig, skull, eyes, neck), metres, head frame.
-        face: Gaussians bound to face triangles; rigid: Gaussians carried by skull, jaw, eyes and body.
+        params: the Gaussians, one flat set with a binding each (`GaussianParams`); edits show up in the next pose.
         K: float32 [3, 3] intrinsics of the photo's square crop (pixels at `size`).
         T_cam_from_head: float32 [4, 4] the photo's camera (world = head frame at rest -> OpenCV camera).
         background: float32 [size, size, 3] the photo with the person removed (inpainted), RGB in [0, 1].
         size: side of the crop in pixels.
+        config: the configs it was built with, as plain data ({"face": {...}, "avatar": {...}}), saved with it.
     """
 
     head: HeadModel
-    face: BoundGaussians
-    rigid: RigidGaussians
+    params: GaussianParams
     K: np.ndarray
     T_cam_from_head: np.ndarray
     background: np.ndarray
     size: int
-
-    def __post_init__(self) -> None:
-        self._colors = np.concatenate([self.face.colors, self.rigid.colors]).astype(np.float32)
-        opacities = np.concatenate([self.face.opacities, self.rigid.opacities]).astype(np.float32)
-        self._opacities = np.minimum(opacities, MAX_OPACITY)
+    config: dict = field(default_factory=dict)
 
     @property
     def num_gaussians(self) -> int:
         """Total number of Gaussians."""
-        return len(self.face) + len(self.rigid)
+        return len(self.params)
+
+    @classmethod
+    def from_observation(cls, obs, avatar_config: AvatarConfig = AvatarConfig(),
+                         face_config: FaceConfig | None = None) -> "Avatar":
+        """Build an avatar from a `FaceObservation` of a portrait (the single-photo builder).
+
+        `face_config`, when given, is recorded with the avatar (the config the observation was made with).
+        """
+        head = build_head(obs.landmarks_head)
+        face, rigid = build_gaussians(obs, head, avatar_config)
+        config = {"avatar": asdict(avatar_config)}
+        if face_config is not None:
+            config["face"] = asdict(face_config)
+        return cls(head=head, params=GaussianParams.from_parts(face, rigid), K=obs.K,
+                   T_cam_from_head=obs.T_cam_from_head, background=inpaint_background(obs.image, obs.mask),
+                   size=obs.size, config=config)
 
     @classmethod
     def from_image(cls, source, face_config: FaceConfig = FaceConfig(),
                    avatar_config: AvatarConfig = AvatarConfig()) -> "Avatar":
-        """Build an avatar from a portrait.
+        """Build an avatar from a portrait: `vasa3d.pipeline.build_avatar` (face analysis, then
+        `from_observation`); kept here as the documented entry point.
 
         Args:
             source: a path (JPEG/PNG/WebP/...), a PIL image, or an RGB array (uint8 or float in [0, 1]).
         Raises:
             InputError: unreadable image, no face, or a face too small.
         """
-        from vasa3d.face import analyze_face
-        from vasa3d.io.image import read_image
+        from vasa3d.pipeline import build_avatar
 
-        obs = analyze_face(read_image(source), face_config)
-        head = build_head(obs.landmarks_head)
-        face, rigid = build_gaussians(obs, head, avatar_config)
-        return cls(head=head, face=face, rigid=rigid, K=obs.K, T_cam_from_head=obs.T_cam_from_head,
-                   background=inpaint_background(obs.image, obs.mask), size=obs.size)
+        return build_avatar(source, face_config, avatar_config)
 
     def pose(self, pose: FramePose) -> GaussianFrame:
-        """The Gaussians of one frame (see `vasa3d.avatar.pose.pose_gaussians`)."""
-        return pose_gaussians(self.head, self.face, self.rigid, pose, self._colors, self._opacities)
+        """The Gaussians of one frame as NumPy arrays (see `vasa3d.avatar.pose.pose`; computed on the CPU)."""
+        import torch
+
+        with torch.no_grad():
+            return pose_gaussians(self, pose, "cpu").numpy()
 
     def rest(self) -> GaussianFrame:
         """The Gaussians at rest (neutral expression, head still)."""
@@ -83,14 +93,16 @@ class Avatar:
                                    head_translation=np.zeros(3), gaze=np.zeros(2)))
 
     def save(self, path: str | Path) -> Path:
-        """Write the avatar to `path` (.npz), atomically."""
+        """Write the avatar to `path` (.npz), atomically: the arrays, and a JSON header with the format version,
+        the crop size, the number of Gaussians and the configs it was built with."""
         from vasa3d.io.atomic import atomic_path
 
-        arrays = {"header": np.array(json.dumps({"format": "vasa3d-avatar", "version": FORMAT_VERSION,
-                                                 "size": self.size}))}
+        self.params.validate()
+        header = {"format": "vasa3d-avatar", "version": FORMAT_VERSION, "size": self.size,
+                  "num_gaussians": self.num_gaussians, "config": self.config}
+        arrays = {"header": np.array(json.dumps(header))}
         arrays.update(self.head.to_npz_dict())
-        arrays.update({f"face_{f.name}": getattr(self.face, f.name) for f in fields(BoundGaussians)})
-        arrays.update({f"rigid_{f.name}": getattr(self.rigid, f.name) for f in fields(RigidGaussians)})
+        arrays.update({ARRAY_PREFIX + f.name: getattr(self.params, f.name) for f in fields(GaussianParams)})
         arrays.update(K=self.K, T_cam_from_head=self.T_cam_from_head, background=self.background.astype(np.float16))
         path = Path(path)
         with atomic_path(path) as tmp:
@@ -100,23 +112,15 @@ class Avatar:
 
     @classmethod
     def load(cls, path: str | Path) -> "Avatar":
-        """Read an avatar written by `save`; InputError if the file is missing or not an avatar."""
-        try:
-            with np.load(path, allow_pickle=False) as d:
-                header = json.loads(str(d["header"]))
-                if header.get("format") != "vasa3d-avatar" or header.get("version") != FORMAT_VERSION:
-                    raise InputError(f"'{path}' is not a vasa3d avatar of format version {FORMAT_VERSION}")
-                data = {k: d[k] for k in d.files}
-        except (OSError, ValueError, KeyError) as exc:
-            if isinstance(exc, InputError):
-                raise
-            raise InputError(f"could not read avatar '{path}': {exc}; build one with `vasa3d build`") from exc
-        face = BoundGaussians(**{f.name: data[f"face_{f.name}"] for f in fields(BoundGaussians)
-                                 if f"face_{f.name}" in data or f.default is not None})
-        rigid = RigidGaussians(**{f.name: data[f"rigid_{f.name}"] for f in fields(RigidGaussians)})
-        return cls(head=HeadModel.from_npz_dict(data), face=face, rigid=rigid, K=data["K"],
-                   T_cam_from_head=data["T_cam_from_head"], background=data["background"].astype(np.float32),
-                   size=int(header["size"]))
+        """Read an avatar written by `save` (format 2, or format 1 of earlier versions), strictly.
+
+        Raises:
+            InputError: the file is missing, unreadable, not a vasa3d avatar, of another format version, or lacks
+                an array or has one of the wrong shape or type (naming it).
+        """
+        from vasa3d.avatar.load import read_avatar_file
+
+        return read_avatar_file(cls, path)
 
     def to_ply(self, path: str | Path) -> Path:
         """Export the rest pose as a standard 3DGS .ply (x, y, z, f_dc_0..2, opacity (logit), scale_0..2 (log),

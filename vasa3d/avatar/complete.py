@@ -11,21 +11,15 @@ from vasa3d.avatar.lift import Camera, disc_quats
 from vasa3d.avatar.types import PART_BODY, PART_JAW, PART_SKULL, RigidGaussians
 from vasa3d.config import AvatarConfig
 from vasa3d.head import topology as topo
-from vasa3d.head.model import HeadModel
-from vasa3d.head.rig import rotate_about_hinge
+from vasa3d.head.model import NECK_CENTRE_Z_M, NECK_LENGTH_M, NECK_RADII_M, HeadModel
+from vasa3d.head.mouth import SAMPLE_STEP_M, THICKNESS, mouth_surfaces
 
-NECK_RADII_M = (0.055, 0.055)   # half-width and half-depth of the neck cylinder
-NECK_CENTRE_Z_M = -0.02
-NECK_LENGTH_M = 0.075           # the completed neck reaches this far below the jaw line (into the collar)
-UPPER_TOOTH_EDGES_M = (0.0, 0.0085, 0.015, 0.021, 0.027)   # incisors, lateral incisors, canines, premolars
-LOWER_TOOTH_EDGES_M = (0.0, 0.0055, 0.011, 0.017, 0.023)
 SIDE_NEIGHBOURS = 12           # visible samples each unseen back-of-head point draws its colour from
 SIDE_REACH_M = 0.03             # ... fading into the crown's hair colour over this distance from them
 SKIN_CHROMA_DISTANCE = 0.04     # a colour within this chromaticity distance of the skin's ...
 SKIN_BRIGHTNESS = (0.75, 1.4)   # ... and this range of its brightness is skin (scalp, forehead), not hair
 HAIR_MIN_SHARE = 0.2            # ... unless fewer than this share of the crown would be left (a bald head)
 BACK_SHADE = 0.72               # the unseen back is this much darker than the photo's silhouette
-MOUTH_CLEARANCE_M = 0.005       # the mouth interior stays at least this far behind the neutral face's surface
 
 
 def hidden_neck(head: HeadModel, cam: Camera, tri_id: np.ndarray, color: np.ndarray) -> RigidGaussians:
@@ -154,87 +148,17 @@ def _skin_like(rgb: np.ndarray, skin: np.ndarray) -> np.ndarray:
         (ratio > SKIN_BRIGHTNESS[0]) & (ratio < SKIN_BRIGHTNESS[1])
 
 
-def _open_lip_floor(head: HeadModel):
-    """x -> y: the height (head frame, metres) of the inner lower lip with the jaw fully open (jawOpen = 1), as a
-    function of x [N] (linear between the contour's points, the mouth corners' height beyond them). The skull-fixed
-    cavity need not reach below it, and must not: below the lip corners the skin turns back with the jaw and would
-    uncover cavity Gaussians there."""
-    opened = head.rig.deform(head.face_rest, ("jawOpen",), np.ones(1, np.float32))
-    contour = opened[list(topo.LIP_LOWER_INNER)]
-    order = np.argsort(contour[:, 0])
-    xs, ys = contour[order, 0], contour[order, 1]
-    corner_y = float(opened[list(topo.MOUTH_CORNERS), 1].max())
-    return lambda x: np.interp(x, xs, ys, left=corner_y, right=corner_y)
-
-
-def _grid(x0, x1, y0, y1, step):
-    """Flattened (x [N], y [N]) of a regular grid over [x0, x1] x [y0, y1] with `step` (metres)."""
-    xs = np.arange(x0, x1 + 1e-9, step)
-    ys = np.arange(y0, y1 + 1e-9, step)
-    gx, gy = np.meshgrid(xs, ys)
-    return gx.ravel(), gy.ravel()
-
-
-def _mouth_shade(x: np.ndarray, cx: float, half_w: float) -> np.ndarray:
-    """Ambient shading [N] of the mouth interior: 1 at the middle, darker towards the corners (cheeks shadow the
-    side teeth), so the teeth read as a curved row rather than a flat white band."""
-    return np.clip(1.0 - 0.55 * ((x - cx) / max(half_w, 1e-3)) ** 2, 0.35, 1.0)
-
-
-def _tooth_gaps(dx: np.ndarray, edges) -> np.ndarray:
-    """Shade [N] darkening thin bands at the tooth edges `edges` (metres from the mouth's middle, mirrored), so the
-    rows read as separate teeth."""
-    out = np.ones_like(dx)
-    for e in edges:
-        for side in ((1.0, -1.0) if e > 0 else (1.0,)):
-            out -= 0.35 * np.exp(-(((dx - side * e) / 0.0006) ** 2))
-    return np.clip(out, 0.4, 1.0)
-
-
 def mouth_interior(head: HeadModel) -> RigidGaussians:
-    """Dark cavity (skull), upper teeth (skull), lower teeth and tongue (jaw), behind the lips; everything at least
-    `MOUTH_CLEARANCE_M` behind the neutral face's surface, so lips and cheeks moved sideways (mouthLeft, a smile)
-    never uncover the interior at the mouth corners."""
-    from scipy.interpolate import LinearNDInterpolator
-
-    f = head.face_rest
-    face_depth = LinearNDInterpolator(f[:, :2].astype(np.float64), f[:, 2].astype(np.float64))
-    cx = 0.5 * (f[78, 0] + f[308, 0])
-    half_w = 0.5 * (f[308, 0] - f[78, 0])
-    y_top, y_bot = f[13, 1], f[14, 1]
-    z_lip = float(f[list(topo.LIP_UPPER_INNER + topo.LIP_LOWER_INNER), 2].mean())
-    step = 0.0012
+    """Gaussians on the head model's mouth interior (`vasa3d.head.mouth`): cavity, back wall and upper teeth on
+    the skull, lower teeth and tongue on the jaw; flat discs facing the camera, the surfaces' shaded colours."""
     groups = []
-
-    floor = _open_lip_floor(head)
-
-    def add(x, y, z, color, part, size=1.0, gaps=(), clip_below_margin=None):
-        if clip_below_margin is not None:        # only where the opened lower lip can uncover it
-            inside = y >= floor(x) - clip_below_margin
-            x, y, z = x[inside], y[inside], z[inside]
-        n = len(x)
-        shade = _mouth_shade(x, cx, half_w) * _tooth_gaps(x - cx, gaps)
-        limit = face_depth(np.stack([x, y], axis=1)) - MOUTH_CLEARANCE_M
-        z = np.where(np.isfinite(limit), np.minimum(z, limit), z)
+    for surface in mouth_surfaces(head):
+        n = len(surface.points)
+        spec = surface.spec
         groups.append(RigidGaussians(
-            means=np.stack([x, y, z], 1).astype(np.float32), quats=np.tile(np.float32([1, 0, 0, 0]), (n, 1)),
-            scales=np.tile(np.float32([step * size, step * size, step * 0.3]), (n, 1)),
-            colors=(np.float32(color)[None, :] * shade[:, None]).astype(np.float32),
-            opacities=np.ones(n, np.float32),
-            part=np.full(n, part, np.int8), skin=np.ones(n, np.float32)))
-
-    bulge = lambda x, depth: z_lip - depth - 0.25 * (x - cx) ** 2 / max(half_w, 1e-3)  # noqa: E731
-    opened = rotate_about_hinge(f[[14]], np.ones(1, np.float32), head.rig.jaw_hinge, head.rig.jaw_open_rad)
-    y_low = float(opened[0, 1]) - 0.003          # lowest lower-lip height at jawOpen = 1
-    x, y = _grid(cx - 0.95 * half_w, cx + 0.95 * half_w, y_low, y_top + 0.004, step)
-    add(x, y, bulge(x, 0.016), (0.09, 0.025, 0.03), PART_SKULL, size=1.3, clip_below_margin=0.003)
-    x, y = _grid(cx - 0.95 * half_w, cx + 0.95 * half_w, y_low, y_top + 0.004, 2 * step)
-    add(x, y, bulge(x, 0.026), (0.05, 0.012, 0.015), PART_SKULL, size=2.6,      # back wall: never see-through
-        clip_below_margin=0.002)
-    x, y = _grid(cx - 0.75 * half_w, cx + 0.75 * half_w, y_top - 0.009, y_top + 0.002, step)
-    add(x, y, bulge(x, 0.0045), (0.80, 0.77, 0.70), PART_SKULL, gaps=UPPER_TOOTH_EDGES_M)
-    x, y = _grid(cx - 0.65 * half_w, cx + 0.65 * half_w, y_bot - 0.006, y_bot + 0.003, step)
-    add(x, y, bulge(x, 0.0065), (0.70, 0.67, 0.60), PART_JAW, gaps=LOWER_TOOTH_EDGES_M)
-    x, y = _grid(cx - 0.6 * half_w, cx + 0.6 * half_w, y_bot - 0.022, y_bot - 0.004, step)
-    add(x, y, bulge(x, 0.012), (0.50, 0.20, 0.20), PART_JAW)
+            means=surface.points, quats=np.tile(np.float32([1, 0, 0, 0]), (n, 1)),
+            scales=np.tile(np.float32([surface.size_m, surface.size_m, SAMPLE_STEP_M * THICKNESS]), (n, 1)),
+            colors=(np.float32(spec.color)[None, :] * surface.shade[:, None]).astype(np.float32),
+            opacities=np.ones(n, np.float32), part=np.full(n, PART_SKULL if spec.part == "skull" else PART_JAW, np.int8),
+            skin=np.ones(n, np.float32)))
     return RigidGaussians.concatenate(groups)

@@ -17,8 +17,7 @@ import numpy as np
 
 from vasa3d.avatar.lift import Camera, disc_quats, ray_ellipsoid, rigid_from_pixels
 from vasa3d.avatar.quat import triangle_frames
-from vasa3d.avatar.types import (LASH_LEFT, LASH_RIGHT, PART_EYE_L, PART_EYE_R, PART_SKULL, BoundGaussians,
-                                 RigidGaussians)
+from vasa3d.avatar.types import PART_EYE_L, PART_EYE_R, PART_SKULL, Binding, BoundGaussians, Fade, RigidGaussians
 from vasa3d.face.analysis import FaceObservation
 from vasa3d.head import topology as topo
 from vasa3d.head.model import EYEBALL_RADIUS_M, HeadModel
@@ -141,12 +140,12 @@ def _eyeball_fill(obs: FaceObservation, cam: Camera, opening: np.ndarray, centre
 
 
 def lash_gaussians(obs: FaceObservation, head: HeadModel) -> BoundGaussians:
-    """Dark Gaussians along the upper lid margins, bound to the margin triangles (`lash` = LASH_RIGHT/LASH_LEFT) so
-    they ride on the closing lid; `vasa3d.avatar.pose` fades them in with eyeBlinkRight/Left (invisible when open).
+    """Dark Gaussians along the upper lid margins, bound to the margin triangles (binding FACE_RIGID: they keep their size) so
+    they ride on the closing lid (fade BLINK_RIGHT/BLINK_LEFT: posing fades them in with eyeBlinkRight/Left; invisible when open).
     Colour: the darkest pixels along the photo's upper lid margin, darkened further."""
     R, k = triangle_frames(head.face_photo, head.triangles)
     parts = []
-    for contour, lash in ((topo.EYE_RIGHT_UPPER, LASH_RIGHT), (topo.EYE_LEFT_UPPER, LASH_LEFT)):
+    for contour, lash in ((topo.EYE_RIGHT_UPPER, Fade.BLINK_RIGHT), (topo.EYE_LEFT_UPPER, Fade.BLINK_LEFT)):
         colour = _lash_colour(obs, contour)
         for a, b in zip(contour[:-1], contour[1:]):
             m = max(2, int(np.linalg.norm(head.face_photo[a] - head.face_photo[b]) / LASH_STEP_M))
@@ -163,7 +162,8 @@ def lash_gaussians(obs: FaceObservation, head: HeadModel) -> BoundGaussians:
                                        ).astype(np.float32),
                           colors=np.concatenate([np.tile(p[2], (len(p[0]), 1)) for p in parts]).astype(np.float32),
                           opacities=np.full(n, LASH_OPACITY, np.float32),
-                          lash=np.concatenate([np.full(len(p[0]), p[3], np.int8) for p in parts]))
+                          binding=np.full(n, int(Binding.FACE_RIGID), np.int8),
+                          fade=np.concatenate([np.full(len(p[0]), int(p[3]), np.int8) for p in parts]))
 
 
 def along_edge(triangles: np.ndarray, a: int, b: int, m: int) -> tuple[int, np.ndarray, np.ndarray]:

@@ -3,7 +3,7 @@
 The photo's lip pixels end at the inner-lip polygon on the pixel grid, a staircase that an opening jaw stretches
 into visible steps against the dark mouth interior. A line of small lip-coloured Gaussians laid along each contour
 edge (as the lash lines are along the lids, `vasa3d.avatar.eyes`) covers the steps with a smooth edge; they ride on
-their triangles but, unlike skin, keep their size when the lips stretch (`EDGE_LINE` in `BoundGaussians.lash`).
+their triangles but, unlike skin, keep their size when the lips stretch (binding `FACE_EDGE`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 from vasa3d.avatar.eyes import along_edge
 from vasa3d.avatar.lift import block_mean
 from vasa3d.avatar.quat import triangle_frames
-from vasa3d.avatar.types import EDGE_LINE, BoundGaussians
+from vasa3d.avatar.types import Binding, BoundGaussians
 from vasa3d.face.analysis import FaceObservation
 from vasa3d.head import topology as topo
 from vasa3d.head.model import HeadModel
@@ -28,7 +28,7 @@ def lip_line_gaussians(obs: FaceObservation, head: HeadModel) -> BoundGaussians:
     """Gaussians along the upper and lower inner lip contours (`topo.LIP_UPPER_INNER`, `topo.LIP_LOWER_INNER`), each
     bound to the lip triangle that holds its contour edge, coloured like the photo's lip next to it.
 
-    Returns a `BoundGaussians` with `lash` = EDGE_LINE. Raises ValueError if no contour edge has a triangle.
+    Returns a `BoundGaussians` with binding FACE_EDGE. Raises ValueError if no contour edge has a triangle.
     """
     R, k = triangle_frames(head.face_photo, head.triangles)
     parents, barys, colours, angles = [], [], [], []
@@ -56,7 +56,7 @@ def lip_line_gaussians(obs: FaceObservation, head: HeadModel) -> BoundGaussians:
     return BoundGaussians(parent=parent, bary=np.concatenate(barys), offset=(LIP_LINE_OFFSET_M / kk).astype(np.float32),
                           local_quat=quat, local_scale=(sigma[None] / kk[:, None]).astype(np.float32),
                           colors=np.concatenate(colours).astype(np.float32), opacities=np.ones(n, np.float32),
-                          lash=np.full(n, EDGE_LINE, np.int8))
+                          binding=np.full(n, int(Binding.FACE_EDGE), np.int8))
 
 
 def _lip_colours(obs: FaceObservation, pts_px: np.ndarray, side: float) -> np.ndarray:

@@ -1,22 +1,43 @@
-"""Place the avatar's Gaussians for one frame: rig the mesh, carry bound Gaussians with their triangles, turn the
-jaw, the eyes and the head on the neck.
+"""Place the avatar's Gaussians for one frame, in PyTorch on any device, differentiable with respect to the
+Gaussian parameters, the rig coefficients and the head pose.
 
-Bound Gaussians follow GaussianAvatars (Qian et al. 2024): mean = barycentric point + offset * k * normal,
-rotation = R_triangle * local rotation, scale = k * local scale, with k the triangle's mean edge length, so they
-move exactly with the mesh (no wobble by construction).
+Face bindings follow GaussianAvatars (Qian et al. 2024): mean = barycentric point + k * R @ local_pos, rotation =
+R * local rotation, scale = k * local scale (R, k: the posed triangle's frame and mean edge length), so they move
+exactly with the mesh (no wobble by construction); FACE Gaussians also follow their triangle's in-plane stretch.
+Rigid bindings move with the jaw and the eyeballs, and everything turns with the head by its skin weight
+(`vasa3d.head.kinematics` holds that motion). `vasa3d.avatar.pose_ref` is the NumPy reference.
+
+Usage: `pose(avatar, frame, device)`; for many frames, make `AvatarTensors.from_avatar(avatar, device)` once and
+call `pose_tensors` per frame (no host round trips).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
+import torch
 
-from vasa3d.avatar.quat import matrix_from_axis_angle, quat_from_axis_angle, quat_from_matrix, quat_multiply, \
-    triangle_frames
-from vasa3d.avatar.types import EDGE_LINE, LASH_LEFT, LASH_RIGHT, PART_EYE_L, PART_EYE_R, PART_JAW, BoundGaussians, RigidGaussians
-from vasa3d.head.model import HeadModel
-from vasa3d.head.rig import EYE_LOOK_MAX_RAD, JAW_SHIFTS_M, rotate_about_hinge
+from vasa3d.avatar.pose_ref import LASH_FADE, MAX_OPACITY
+from vasa3d.avatar.types import Binding, Fade, GaussianParams
+from vasa3d.head import kinematics as kin
+from vasa3d.head.rotation import quat_from_matrix, quat_multiply, right_matrix
+
+PARAM_NAMES = ("bary", "local_pos", "local_quat", "local_scale", "colors", "opacities", "skin")
+"""The float arrays of `GaussianParams`, in the order `GaussianTensors` holds them."""
+
+
+@dataclass
+class FramePose:
+    """What drives one frame: rig coefficients by ARKit name, head rotation [3] (axis-angle, rad, head frame),
+    head translation [3] (m), gaze [2] (yaw, pitch in rad; +yaw looks to the viewer's right, +pitch looks up).
+    NumPy arrays or tensors."""
+
+    names: tuple[str, ...]
+    coeffs: np.ndarray
+    head_rotation: np.ndarray
+    head_translation: np.ndarray
+    gaze: np.ndarray
 
 
 @dataclass
@@ -32,198 +53,264 @@ class GaussianFrame:
 
 
 @dataclass
-class FramePose:
-    """What drives one frame: rig coefficients by ARKit name, head rotation [3] (axis-angle, rad, head frame),
-    head translation [3] (m), gaze [2] (yaw, pitch in rad; +yaw looks to the viewer's right, +pitch looks up)."""
+class PosedGaussians:
+    """Gaussians of one frame as tensors (gsplat's `rasterization()` inputs): means [N, 3] m, quats [N, 4] wxyz,
+    scales [N, 3] m, opacities [N] in [0, 1], colors [N, 3]; head frame at rest (= world)."""
 
-    names: tuple[str, ...]
-    coeffs: np.ndarray
-    head_rotation: np.ndarray
-    head_translation: np.ndarray
-    gaze: np.ndarray
+    means: torch.Tensor
+    quats: torch.Tensor
+    scales: torch.Tensor
+    opacities: torch.Tensor
+    colors: torch.Tensor
+
+    def numpy(self) -> GaussianFrame:
+        """float32 NumPy copy (detached, on the host)."""
+        return GaussianFrame(**{f.name: getattr(self, f.name).detach().to("cpu", torch.float32).numpy()
+                                for f in fields(self)})
 
 
-def pose_gaussians(head: HeadModel, face: BoundGaussians, rigid: RigidGaussians, pose: FramePose,
-                   colors: np.ndarray | None = None, opacities: np.ndarray | None = None) -> GaussianFrame:
-    """All Gaussians for one frame (face first, then rigid), in the head frame at rest.
+@dataclass
+class GaussianTensors:
+    """The float parameters of `GaussianParams` as tensors in the avatar's order (leaves to optimise when fitting):
+    bary [N, 3], local_pos [N, 3], local_quat [N, 4], local_scale [N, 3], colors [N, 3], opacities [N], skin [N]."""
 
-    Raises ValueError for a coefficient name the rig does not support.
+    bary: torch.Tensor
+    local_pos: torch.Tensor
+    local_quat: torch.Tensor
+    local_scale: torch.Tensor
+    colors: torch.Tensor
+    opacities: torch.Tensor
+    skin: torch.Tensor
+
+    @classmethod
+    def from_params(cls, g: GaussianParams, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
+                    requires_grad: bool = False) -> "GaussianTensors":
+        """Tensors of `g` on `device` (zero-copy views of the arrays for float32 on the CPU without gradients)."""
+        def t(a):
+            x = torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=device)
+            return x.requires_grad_() if requires_grad else x
+        return cls(**{name: t(getattr(g, name)) for name in PARAM_NAMES})
+
+
+@dataclass(frozen=True)
+class BindingLayout:
+    """The integer structure of an avatar's bindings, on one device: Gaussians sorted by (skin class, binding) so
+    that each binding's Gaussians and each skin class's Gaussians lie in contiguous runs (posing then works on
+    slices, not on gathers).
+
+    order: int64 [N] sorted position -> avatar index; inverse: int64 [N] avatar index -> sorted position.
+    runs: ((Binding, start, end), ...) in sorted order. skin_runs: ((start, end, "head" | "neck" | "still"), ...).
+    parent: int64 [N] each Gaussian's triangle in sorted order (0 for rigid bindings: unused).
+    edge: bool [N] sorted: True where the length unit is the photo triangle's k_ref (FACE_EDGE).
+    fade_right, fade_left: float [N] sorted: 1 on the Gaussians that fade in with that eye's blink.
     """
-    verts = head.rig.deform(head.face_rest, pose.names, pose.coeffs)
-    f_means, f_quats, f_scales = _bound(head, verts, face)
-    jaw_angle = head.rig.jaw_open_rad * _coeff(pose, "jawOpen")
-    jaw_shift = sum((_coeff(pose, n) * np.asarray(v, np.float32) for n, v in JAW_SHIFTS_M.items()),
-                    np.zeros(3, np.float32))
-    r_means, r_quats = _rigid_local(head, rigid, jaw_angle, jaw_shift, _eye_gazes(pose))
-    means = np.concatenate([f_means, r_means])
-    quats = np.concatenate([f_quats, r_quats])
-    skin = np.concatenate([np.ones(len(face), np.float32), rigid.skin])
-    means, quats = _skin(head, means, quats, skin, pose.head_rotation, pose.head_translation)
-    scales = np.concatenate([f_scales, rigid.scales])
-    if colors is None:
-        colors = np.concatenate([face.colors, rigid.colors])
-    if opacities is None:
-        opacities = np.concatenate([face.opacities, rigid.opacities])
-    opacities = _fade_lashes(face, opacities, pose)
-    return GaussianFrame(means=means, quats=quats, scales=scales, opacities=opacities, colors=colors)
+
+    order: torch.Tensor
+    inverse: torch.Tensor
+    runs: tuple
+    skin_runs: tuple
+    parent: torch.Tensor
+    edge: torch.Tensor
+    fade_right: torch.Tensor
+    fade_left: torch.Tensor
+
+    @classmethod
+    def from_params(cls, g: GaussianParams, device: torch.device | str = "cpu",
+                    dtype: torch.dtype = torch.float32) -> "BindingLayout":
+        """The layout of `g` (validated; ValueError names a malformed array)."""
+        g.validate()
+        binding = g.binding.astype(np.int64)
+        # FACE_RIGID and FACE_EDGE share runs (they differ only in the length unit, `edge`)
+        group = np.where(binding == int(Binding.FACE_EDGE), int(Binding.FACE_RIGID), binding)
+        skin_class = np.where(g.skin >= 1.0, 0, np.where(g.skin <= 0.0, 2, 1))
+        order = np.lexsort((group, skin_class))            # by skin class, then binding; stable
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        key = skin_class[order] * len(Binding) + group[order]
+        runs = tuple((Binding(int(k) % len(Binding)), s, e) for k, s, e in _runs(key))
+        skin_runs = tuple((s, e, ("head", "neck", "still")[int(k)]) for k, s, e in _runs(skin_class[order]))
+        on = lambda a, dt: torch.as_tensor(np.ascontiguousarray(a), dtype=dt, device=device)  # noqa: E731
+        return cls(order=on(order, torch.long), inverse=on(inverse, torch.long), runs=runs, skin_runs=skin_runs,
+                   parent=on(np.maximum(g.parent[order], 0), torch.long),
+                   edge=on(binding[order] == int(Binding.FACE_EDGE), torch.bool),
+                   fade_right=on(g.fade[order] == int(Fade.BLINK_RIGHT), dtype),
+                   fade_left=on(g.fade[order] == int(Fade.BLINK_LEFT), dtype))
 
 
-LASH_FADE = (0.35, 0.85)   # the lash line fades in as eyeBlink goes from the first to the second value
+def _runs(values: np.ndarray) -> tuple:
+    """((value, start, end), ...) of the runs of equal `values` [N]."""
+    if len(values) == 0:
+        return ()
+    cuts = np.flatnonzero(np.diff(values)) + 1
+    starts = np.concatenate([[0], cuts])
+    ends = np.concatenate([cuts, [len(values)]])
+    return tuple((values[s], int(s), int(e)) for s, e in zip(starts, ends))
 
 
-def _fade_lashes(face: BoundGaussians, opacities: np.ndarray, pose: FramePose) -> np.ndarray:
-    """`opacities` [N] with the lash-line Gaussians (the first len(face) entries are the face's) scaled by how
-    far the lid is closed; a copy when anything changes."""
-    lashes = np.flatnonzero(face.lash)
-    if len(lashes) == 0:
-        return opacities
-    out = opacities.copy()
-    for kind, name in ((LASH_RIGHT, "eyeBlinkRight"), (LASH_LEFT, "eyeBlinkLeft")):
-        fade = np.clip((_coeff(pose, name) - LASH_FADE[0]) / (LASH_FADE[1] - LASH_FADE[0]), 0.0, 1.0)
-        sel = lashes[face.lash[lashes] == kind]
-        out[sel] = opacities[sel] * np.float32(fade)
-    return out
+@dataclass(frozen=True)
+class AvatarTensors:
+    """Everything posing needs, on one device: the head model's tensors, the binding layout and the Gaussian
+    parameters. A snapshot of the avatar when it was made (make a new one after editing the avatar).
 
-
-def _coeff(pose: FramePose, name: str) -> float:
-    """The coefficient of `name` in `pose` (0 when absent)."""
-    return float(pose.coeffs[pose.names.index(name)]) if name in pose.names else 0.0
-
-
-def _bound(head: HeadModel, verts: np.ndarray, g: BoundGaussians):
-    """Means, quats and scales [N, ...] of the bound Gaussians on the deformed mesh `verts` [V, 3].
-
-    GaussianAvatars' rule: mean = barycentric point + k * (offset * normal + R @ local_pos), rotation = R * local
-    rotation, scale = k * local scale (R, k: the triangle's frame and mean edge length); the inner-lip lines
-    (EDGE_LINE) use the photo triangle's k, so they keep their width however the lip stretches. The skin Gaussians on the
-    surface (no local position, no lash) also follow their triangle's deformation gradient F (photo triangle ->
-    posed triangle): rotated onto F's principal axes and scaled by its singular values, so a stretched triangle (a
-    closing lid, an opening lip) keeps them overlapping instead of opening gaps (exact for equal in-plane scales,
-    as built).
+    sorted: without gradients, the parameters already in the layout's order (the `PACKED` columns as rows
+    [30, N]; colors [N, 3], opacities [N]), so a frame needs no gathers or copies of them.
     """
-    R, k = triangle_frames(verts, head.triangles)
-    theta, sigma, k_ref = _stretch(head, verts, R)
-    k_g = np.where(g.lash == EDGE_LINE, k_ref[g.parent], k[g.parent])    # each Gaussian's length unit
-    tri = head.triangles[g.parent]
-    means = np.einsum("nk,nkd->nd", g.bary, verts[tri]) + (g.offset * k_g)[:, None] * R[g.parent][:, :, 2]
-    q_plain = quat_from_matrix(R)
-    half = 0.5 * theta
-    q_theta = np.stack([np.cos(half), np.zeros_like(half), np.zeros_like(half), np.sin(half)], axis=1)
-    q_tri = quat_multiply(q_plain, q_theta.astype(np.float32))
-    quats = quat_multiply(q_tri[g.parent], g.local_quat)
-    axes = np.concatenate([sigma, np.sqrt(sigma[:, :1] * sigma[:, 1:])], axis=1) * k_ref[:, None]
-    scales = g.local_scale * axes[g.parent]
-    special = np.flatnonzero((g.lash != 0) | g.local_pos.any(axis=1))    # lash lines and the jaw skirt
-    if len(special):
-        f = g.parent[special]
-        means[special] += k_g[special][:, None] * np.einsum("nij,nj->ni", R[f], g.local_pos[special])
-        quats[special] = quat_multiply(q_plain[f], g.local_quat[special])
-        scales[special] = g.local_scale[special] * k_g[special][:, None]
-    return means.astype(np.float32), quats, scales.astype(np.float32)
+
+    head: kin.HeadTensors
+    layout: BindingLayout
+    params: GaussianTensors
+    sorted: tuple | None = None
+
+    @classmethod
+    def from_avatar(cls, avatar, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
+                    requires_grad: bool = False) -> "AvatarTensors":
+        """Tensors of `avatar` (an `Avatar`) on `device`; `requires_grad` makes the Gaussian parameters leaves."""
+        layout = BindingLayout.from_params(avatar.params, device, dtype)
+        params = GaussianTensors.from_params(avatar.params, device, dtype, requires_grad)
+        presorted = None
+        if not requires_grad:
+            presorted = (_packed(params).index_select(0, layout.order).T.contiguous(),
+                         params.colors.index_select(0, layout.order), params.opacities.index_select(0, layout.order))
+        return cls(head=kin.HeadTensors.from_head(avatar.head, device, dtype), layout=layout, params=params,
+                   sorted=presorted)
 
 
-def _stretch(head: HeadModel, verts: np.ndarray, R: np.ndarray):
-    """Per-triangle in-plane stretch from the photo mesh to `verts`: (theta [F] rad, the major stretch axis's angle
-    from the triangle frame's first axis; sigma [F, 2] singular values of F, clipped to [0.25, 6]; k_ref [F] the
-    photo triangles' mean edge length, metres)."""
-    inv, k_ref = _photo_edges_inverse(head)
-    F = np.einsum("fab,fbc->fac", _edges2d(head.triangles, verts, R), inv)
-    a = (F[:, 0] ** 2).sum(1)                      # C = F F^T = [[a, b], [b, c]]
-    b = (F[:, 0] * F[:, 1]).sum(1)
-    c = (F[:, 1] ** 2).sum(1)
-    mean, dev = 0.5 * (a + c), np.sqrt((0.5 * (a - c)) ** 2 + b * b)
-    sigma = np.sqrt(np.maximum(np.stack([mean + dev, mean - dev], axis=1), 0.0))
-    theta = 0.5 * np.arctan2(2 * b, a - c)
-    return theta.astype(np.float32), np.clip(sigma, 0.25, 6.0).astype(np.float32), k_ref
+PACKED = {"bary": slice(0, 3), "local_pos": slice(3, 6), "bary_local_pos": slice(0, 6), "local_quat": slice(6, 10),
+          "local_scale": slice(10, 13), "skin": 13, "right_quat": slice(14, 30)}
+"""Columns of the per-Gaussian rows posing reads (`_packed`); right_quat: the local quaternion's right-
+multiplication matrix R (4 x 4, row-major) with q * local = R @ q."""
+def _packed(p: GaussianTensors) -> torch.Tensor:
+    """[N, 30] rows of the float parameters in the `PACKED` layout (avatar order)."""
+    right = right_matrix(p.local_quat).reshape(-1, 16)
+    return torch.cat([p.bary, p.local_pos, p.local_quat, p.local_scale, p.skin[:, None], right], 1)
 
 
-def _edges2d(triangles: np.ndarray, v: np.ndarray, frames: np.ndarray) -> np.ndarray:
-    """[F, 2, 2]: each triangle's two edges from its vertex 0, in its in-plane axes (`frames` [F, 3, 3] columns)."""
-    t0, t1, t2 = triangles[:, 0], triangles[:, 1], triangles[:, 2]
-    e = np.stack([v[t1] - v[t0], v[t2] - v[t0]], axis=2)             # [F, 3, 2]
-    return np.einsum("fda,fdb->fab", frames[:, :, :2], e)
+def frame_tensors(t: AvatarTensors, frame: FramePose) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(full coefficients [K + 1], head rotation [3], head translation [3], gaze [2]) of `frame` on the avatar's
+    device and dtype (tensors in `frame` keep their autograd history). ValueError for an unknown name."""
+    dev, dtype = t.head.face_rest.device, t.head.face_rest.dtype
+    conv = lambda a, n: torch.as_tensor(a, dtype=dtype, device=dev).reshape(n)  # noqa: E731
+    full = kin.coefficient_vector(t.head, tuple(frame.names), conv(frame.coeffs, len(frame.names)))
+    return full, conv(frame.head_rotation, 3), conv(frame.head_translation, 3), conv(frame.gaze, 2)
 
 
-def _photo_edges_inverse(head: HeadModel) -> tuple[np.ndarray, np.ndarray]:
-    """(inverse [F, 2, 2] of the photo mesh's in-plane edge matrices, its triangles' mean edge length k_ref [F]):
-    fixed for a head, so computed once and kept on it (recomputed if `face_photo` is replaced)."""
-    cached = head.__dict__.get("_photo_edges_inverse")
-    if cached is not None and cached[0] is head.face_photo:
-        return cached[1], cached[2]
-    R_ref, k_ref = triangle_frames(head.face_photo, head.triangles)
-    E = _edges2d(head.triangles, head.face_photo, R_ref)
-    det = E[:, 0, 0] * E[:, 1, 1] - E[:, 0, 1] * E[:, 1, 0]
-    det = np.where(np.abs(det) > 1e-14, det, 1e-14)
-    inv = np.stack([np.stack([E[:, 1, 1], -E[:, 0, 1]], 1), np.stack([-E[:, 1, 0], E[:, 0, 0]], 1)],
-                   1) / det[:, None, None]
-    head.__dict__["_photo_edges_inverse"] = (head.face_photo, inv, k_ref)
-    return inv, k_ref
+def pose(avatar, frame: FramePose, device: torch.device | str = "cpu") -> PosedGaussians:
+    """The Gaussians of `avatar` (an `Avatar` or `AvatarTensors`) in `frame`, as tensors on `device`, in the
+    avatar's order. Raises ValueError for a coefficient name the rig does not support.
+    """
+    t = avatar if isinstance(avatar, AvatarTensors) else AvatarTensors.from_avatar(avatar, device)
+    return pose_tensors(t, *frame_tensors(t, frame))
 
 
-def _eye_gazes(pose: FramePose) -> tuple[np.ndarray, np.ndarray]:
-    """(yaw, pitch) in radians of the right and the left eyeball: the sequence's gaze plus the ARKit eyeLook*
-    coefficients (In/Out are relative to the nose; +yaw looks to the viewer's right = the subject's left)."""
-    c = lambda name: _coeff(pose, name)  # noqa: E731
-    base = np.asarray(pose.gaze, np.float32).reshape(2)
-    right = base + EYE_LOOK_MAX_RAD * np.array([c("eyeLookInRight") - c("eyeLookOutRight"),
-                                                c("eyeLookUpRight") - c("eyeLookDownRight")], np.float32)
-    left = base + EYE_LOOK_MAX_RAD * np.array([c("eyeLookOutLeft") - c("eyeLookInLeft"),
-                                               c("eyeLookUpLeft") - c("eyeLookDownLeft")], np.float32)
-    return right, left
+def pose_tensors(t: AvatarTensors, full: torch.Tensor, head_rotation: torch.Tensor, head_translation: torch.Tensor,
+                 gaze: torch.Tensor, avatar_order: bool = True) -> PosedGaussians:
+    """All Gaussians of one frame, head frame at rest.
 
+    Args:
+        t: the avatar's tensors. full: [K + 1] coefficients in `t.head.names` order (`kin.coefficient_vector`).
+        head_rotation: [3] axis-angle, rad. head_translation: [3] metres. gaze: [2] (yaw, pitch) rad.
+        avatar_order: False returns the Gaussians in the layout's sorted order (enough for rendering, and saves
+            a gather).
+    Method: per skin class, each binding's run is placed (`_place_run`); the face mesh of the "head" class is
+    turned with the head before its Gaussians are placed on it (the same result as turning them afterwards,
+    for half the work), the rigid parts are turned after.
+    """
+    lay, head = t.layout, t.head
+    if t.sorted is not None:
+        data, colors, opacities = t.sorted
+    else:
+        p = t.params
+        data = _packed(p).index_select(0, lay.order).T.contiguous()
+        colors, opacities = p.colors.index_select(0, lay.order), p.opacities.index_select(0, lay.order)
+    motion = kin.part_motions(head, full, head_rotation, head_translation, gaze)
+    verts = kin.deform(head, full, motion)
+    tables: dict[bool, tuple[torch.Tensor, torch.Tensor]] = {}
 
-def _rigid_local(head: HeadModel, g: RigidGaussians, jaw_angle: float, jaw_shift: np.ndarray, gazes):
-    """Jaw (shift, then hinge rotation) and eyeball motion of the rigid Gaussians, before the head turns."""
-    means, quats = g.means.copy(), g.quats.copy()
-    jaw = g.part == PART_JAW
-    if jaw_shift.any():        # as on the mesh: the linear shapes first, then the hinge rotation
-        means[jaw] += jaw_shift
-    if jaw_angle != 0.0 and jaw.any():
-        means[jaw] = rotate_about_hinge(means[jaw], np.ones(int(jaw.sum()), np.float32), head.rig.jaw_hinge, jaw_angle)
-        q = np.array([[np.cos(jaw_angle / 2), np.sin(jaw_angle / 2), 0, 0]], np.float32)
-        quats[jaw] = quat_multiply(q, quats[jaw])
-    for part, centre, (yaw, pitch) in ((PART_EYE_R, head.eye_centres[0], gazes[0]),
-                                       (PART_EYE_L, head.eye_centres[1], gazes[1])):
-        if yaw == 0.0 and pitch == 0.0:
+    def table(turned: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        if turned not in tables:
+            v = motion.apply(kin.PART_HEAD, verts.T, None)[0].T if turned else verts
+            tables[turned] = _triangle_tables(head, v)
+        return tables[turned]
+
+    parts = []
+    for start, end, kind in lay.skin_runs:
+        runs = [r for r in lay.runs if start <= r[1] < end]
+        if kind == "head":       # the face on the turned mesh; the rigid parts turned after their own motion
+            face = [r for r in runs if r[0] in (Binding.FACE, Binding.FACE_RIGID)]
+            rigid = [_place_run(t, data, motion, None, *r) for r in runs if r not in face]
+            parts += [_place_run(t, data, motion, table(True), *r) for r in face]
+            if rigid:
+                m, q = motion.apply(kin.PART_HEAD, _cat(x[0] for x in rigid), _cat(x[1] for x in rigid))
+                parts.append((m, q, _cat(x[2] for x in rigid)))
             continue
-        R = matrix_from_axis_angle(np.array([0.0, yaw, 0.0])) @ matrix_from_axis_angle(np.array([-pitch, 0.0, 0.0]))
-        sel = g.part == part
-        means[sel] = (means[sel] - centre) @ R.T + centre
-        quats[sel] = quat_multiply(quat_from_matrix(R[None]), quats[sel])
-    return means, quats
+        placed = [_place_run(t, data, motion, table(False), *r) for r in runs]
+        m, q, sc = (_cat(x[i] for x in placed) for i in range(3))
+        if kind == "neck":
+            m, q = kin.neck_skin(head, m, q, data[PACKED["skin"], start:end], head_rotation, head_translation)
+        parts.append((m, q, sc))
+    opacities = _opacities(head, lay, opacities, full)
+    out = torch.cat([_cat(x[0] for x in parts), _cat(x[1] for x in parts), _cat(x[2] for x in parts)], 0).T
+    if avatar_order:
+        out = torch.cat([out, opacities[:, None], colors], 1).index_select(0, lay.inverse)
+        return PosedGaussians(means=out[:, :3], quats=out[:, 3:7], scales=out[:, 7:10], opacities=out[:, 10],
+                              colors=out[:, 11:])
+    out = out.contiguous()
+    return PosedGaussians(means=out[:, :3], quats=out[:, 3:7], scales=out[:, 7:10], opacities=opacities,
+                          colors=colors)
 
 
-def _skin(head: HeadModel, means, quats, skin, rotvec, translation):
-    """Turn the head about the neck pivot; each Gaussian follows `skin` [N] of the rotation and translation
-    (1: all of it, the head; 0: none, the torso; between: the neck, by a slerp of the rotation)."""
-    rotvec = np.asarray(rotvec, np.float32).reshape(3)
-    translation = np.asarray(translation, np.float32).reshape(3)
-    if not rotvec.any() and not translation.any():
-        return means, quats
-    pivot = head.neck_pivot
-    R = matrix_from_axis_angle(rotvec)
-    q = quat_from_axis_angle(rotvec[None])[0]
-    out_m = (means - pivot) @ R.T + (pivot + translation)          # everything as the head, then fix the rest
-    out_q = quats @ _left_multiplication(q).T
-    still = np.flatnonzero(skin <= 0.0)
-    out_m[still], out_q[still] = means[still], quats[still]
-    part = np.flatnonzero((skin > 0.0) & (skin < 1.0))
-    if len(part):
-        w = skin[part][:, None]
-        qs = quat_from_axis_angle(rotvec[None] * w)
-        out_m[part] = _rotate_by_quats(qs, means[part] - pivot) + pivot + w * translation
-        out_q[part] = quat_multiply(qs, quats[part])
-    return out_m.astype(np.float32), out_q.astype(np.float32)
+def _cat(items) -> torch.Tensor:
+    """torch.cat along dim 1 (structure of arrays: [C, n] pieces), without a copy for a single piece."""
+    items = list(items)
+    return items[0] if len(items) == 1 else torch.cat(items, 1)
 
 
-def _left_multiplication(q: np.ndarray) -> np.ndarray:
-    """float32 [4, 4] L with L @ p = q * p (Hamilton product, wxyz) for any quaternion p."""
-    w, x, y, z = (float(v) for v in q)
-    return np.array([[w, -x, -y, -z], [x, w, -z, y], [y, z, w, -x], [z, -y, x, w]], np.float32)
+def _place_run(t: AvatarTensors, data: torch.Tensor, motion: kin.PartMotions, tables, binding: Binding, s: int,
+               e: int):
+    """(means [3, n], quats [4, n], scales [3, n]) of the sorted Gaussians [s, e) of one binding, before the head
+    turns them; structure of arrays (`data`: the sorted `PACKED` columns [30, N]), so every product vectorises.
+    Face bindings: on the triangle tables `tables` (`_triangle_tables`), which may be turned already; the jaw and
+    the eyes by their part's `motion`."""
+    lay = t.layout
+    run = data[:, s:e]
+    lpos, lquat, lscale = run[PACKED["local_pos"]], run[PACKED["local_quat"]], run[PACKED["local_scale"]]
+    if binding in (Binding.FACE, Binding.FACE_RIGID):
+        cols = tables[binding == Binding.FACE_RIGID].index_select(1, lay.parent[s:e])      # [25 | 24, n]
+        A = cols[:18].reshape(3, 6, -1)
+        quats = (run[PACKED["right_quat"]].reshape(4, 4, -1) * cols[None, 18:22]).sum(1)
+        if binding == Binding.FACE:
+            return (A * run[None, PACKED["bary_local_pos"]]).sum(1), quats, lscale * cols[22:25]
+        k = cols[22]                          # FACE_RIGID and FACE_EDGE: no stretch; unit k or k_ref (`edge`)
+        unit = torch.where(lay.edge[s:e], cols[23], k)
+        weights = torch.cat([run[PACKED["bary"]], lpos * (unit / k)], 0)
+        return (A * weights[None]).sum(1), quats, lscale * unit
+    part = {Binding.JAW: kin.PART_JAW, Binding.EYE_R: kin.PART_EYE_R, Binding.EYE_L: kin.PART_EYE_L}.get(binding)
+    if part is not None:
+        return (*motion.apply(part, lpos, lquat), lscale)
+    return lpos, lquat, lscale                # SKULL, BODY: no motion of their own
 
 
-def _rotate_by_quats(q: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Rotate vectors v [N, 3] by unit quaternions q [N, 4] wxyz."""
-    w, u = q[:, :1], q[:, 1:]
-    t = 2.0 * np.cross(u, v)
-    return (v + w * t + np.cross(u, t)).astype(np.float32)
+def _triangle_tables(head: kin.HeadTensors, verts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per posed triangle, what a Gaussian on it needs, so each binding gathers one column (tables transposed):
+    FACE [25, F]: A = [corners^T | k R] (3 x 6, row-major; mean = A @ [bary, local_pos]), the frame's quaternion
+    turned onto the stretch axis (4), the stretch axes (sigma1, sigma2, sqrt(sigma1 sigma2), times k_ref);
+    FACE_RIGID [24, F]: A, the frame's quaternion (4), k, k_ref."""
+    R, k = kin.triangle_frames(verts, head.triangles)
+    theta, sigma = kin.stretch(head, verts, R)
+    q_plain = quat_from_matrix(R)
+    zero = torch.zeros_like(theta)
+    q_stretch = quat_multiply(q_plain, torch.stack([torch.cos(0.5 * theta), zero, zero, torch.sin(0.5 * theta)], 1))
+    axes = torch.cat([sigma, torch.sqrt(sigma[:, :1] * sigma[:, 1:])], 1) * head.k_ref[:, None]
+    A = torch.cat([verts[head.triangles].transpose(1, 2), k[:, None, None] * R], 2).reshape(-1, 18)
+    return (torch.cat([A, q_stretch, axes], 1).T.contiguous(),
+            torch.cat([A, q_plain, k[:, None], head.k_ref[:, None]], 1).T.contiguous())
+
+
+def _opacities(head: kin.HeadTensors, lay: BindingLayout, opacities: torch.Tensor, full: torch.Tensor):
+    """Opacities [N] (sorted order) clamped at `MAX_OPACITY`, the lash lines faded in as the lids close."""
+    def fade(name: str) -> torch.Tensor:
+        c = full[head.names.index(name)] if name in head.names else torch.zeros_like(full[0])
+        return ((c - LASH_FADE[0]) / (LASH_FADE[1] - LASH_FADE[0])).clamp(0.0, 1.0)
+
+    factor = 1.0 + lay.fade_right * (fade("eyeBlinkRight") - 1.0) + lay.fade_left * (fade("eyeBlinkLeft") - 1.0)
+    return opacities.clamp(max=MAX_OPACITY) * factor

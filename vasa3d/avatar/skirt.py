@@ -14,7 +14,7 @@ import numpy as np
 
 from vasa3d.avatar.lift import Camera, disc_quats
 from vasa3d.avatar.quat import quat_from_matrix, quat_multiply, triangle_frames
-from vasa3d.avatar.types import BoundGaussians
+from vasa3d.avatar.types import Binding, BoundGaussians
 from vasa3d.face.analysis import FaceObservation
 from vasa3d.head.model import HeadModel
 
@@ -132,5 +132,5 @@ def _assemble(groups, R: np.ndarray, k: np.ndarray) -> BoundGaussians:
                           local_scale=(np.float32([sigma, sigma, 0.25 * sigma])[None] / k[parent][:, None]
                                        ).astype(np.float32),
                           colors=np.concatenate([g[4] for g in groups]).astype(np.float32),
-                          opacities=np.ones(n, np.float32),
+                          opacities=np.ones(n, np.float32), binding=np.full(n, int(Binding.FACE_RIGID), np.int8),
                           local_pos=np.concatenate([g[2] for g in groups]).astype(np.float32))

@@ -18,44 +18,108 @@ def neutral_pose(names: tuple[str, ...] = (), coeffs=()) -> FramePose:
                      gaze=np.zeros(2, np.float32))
 
 
+class FrameRenderer:
+    """Renders frames of one avatar on one device: its tensors are made once (a snapshot of the avatar), then each
+    frame is posed and rasterized there, and only the finished uint8 frame comes back to the host.
+
+    Args:
+        avatar: an `Avatar`. size: output side in pixels (default: the avatar's crop size). backend: rasterizer
+        backend ("auto": gsplat on CUDA, numba on the CPU). device: "cpu", "cuda", "cuda:1", ...
+        background: an RGB colour in [0, 1] behind the avatar, instead of the photo's background plate.
+    Raises InputError for an unavailable backend or device.
+    """
+
+    def __init__(self, avatar, size: int | None = None, backend: str = "auto", device: str = "cpu",
+                 background: tuple[float, float, float] | None = None):
+        import cv2
+        import torch
+
+        from vasa3d.avatar.pose import AvatarTensors
+        from vasa3d.render.cameras import scale_intrinsics
+
+        device, self.backend = resolve_target(backend, device)
+        self.device = torch.device(device)
+        self.size = size or avatar.size
+        self.avatar = avatar
+        self.tensors = AvatarTensors.from_avatar(avatar, self.device)
+        self.K = torch.from_numpy(scale_intrinsics(avatar.K, avatar.size, self.size))[None].to(self.device)
+        if background is not None:
+            behind = np.broadcast_to(np.asarray(background, np.float32).reshape(1, 1, 3), (self.size, self.size, 3))
+        else:
+            behind = cv2.resize(avatar.background, (self.size, self.size), interpolation=cv2.INTER_AREA)
+        self.plate = torch.from_numpy(np.ascontiguousarray(behind, dtype=np.float32)).to(self.device)
+
+    def render(self, pose: FramePose, yaw: float = 0.0, pitch: float = 0.0) -> np.ndarray:
+        """uint8 [size, size, 3] RGB of `pose` seen from the photo's camera orbited by (`yaw`, `pitch`) radians."""
+        import torch
+
+        from vasa3d.avatar.pose import frame_tensors, pose_tensors
+        from vasa3d.render import rasterize
+        from vasa3d.render.cameras import orbit_viewmat
+
+        viewmat = torch.from_numpy(orbit_viewmat(self.avatar.T_cam_from_head, yaw, pitch))[None].to(self.device)
+        with torch.no_grad():
+            g = pose_tensors(self.tensors, *frame_tensors(self.tensors, pose))
+            out = rasterize(g.means.contiguous(), g.quats.contiguous(), g.scales.contiguous(),
+                            g.opacities.contiguous(), g.colors.contiguous(), viewmat, self.K, self.size, self.size,
+                            backend=self.backend)
+            rgb = out.rgb[0] + (1.0 - out.alpha[0]) * self.plate
+            frame = (rgb.clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8)
+        return frame.cpu().numpy()
+
+
+def resolve_target(backend: str = "auto", device: str = "auto") -> tuple[str, str]:
+    """(device, rasterizer backend) that rendering with these choices runs on: `resolve_device`, then
+    `vasa3d.render.resolve_backend` for it. Raises InputError for an unavailable device or backend, or a pair
+    that cannot work together (numba on a GPU, gsplat on the CPU)."""
+    from vasa3d.errors import InputError
+    from vasa3d.render import resolve_backend
+
+    device = resolve_device(device)
+    name = resolve_backend(backend, device)
+    if name == "numba" and device != "cpu":
+        raise InputError(f"backend 'numba' runs on the CPU; use --device cpu, or --backend gsplat on {device}")
+    return device, name
+
+
+def resolve_device(device: str = "auto") -> str:
+    """"auto" -> "cuda" when PyTorch sees a CUDA GPU and gsplat (its rasterizer) imports, else "cpu"; an explicit
+    "cuda[:i]" without a GPU raises InputError; anything else that is not a device raises InputError."""
+    import torch
+
+    from vasa3d.errors import InputError
+    from vasa3d.render.rasterize import _gsplat_importable
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() and _gsplat_importable() else "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise InputError(f"unknown device {device!r}; choose auto, cpu or cuda") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("device 'cuda' was asked for but PyTorch sees no CUDA GPU here; use --device cpu or auto")
+    if dev.type not in ("cpu", "cuda"):
+        raise InputError(f"device {device!r} is not supported; choose auto, cpu or cuda")
+    return str(dev)
+
+
 def render_frame(avatar, pose: FramePose, yaw: float = 0.0, pitch: float = 0.0, size: int | None = None,
                  backend: str = "auto", background: tuple[float, float, float] | None = None,
-                 plate: np.ndarray | None = None) -> np.ndarray:
-    """One frame of `avatar` in `pose`, seen from the photo's camera orbited by (`yaw`, `pitch`) radians.
+                 device: str = "cpu") -> np.ndarray:
+    """One frame of `avatar` in `pose`, seen from the photo's camera orbited by (`yaw`, `pitch`) radians
+    (a one-off `FrameRenderer`; use one renderer for many frames).
 
     Args:
         size: output side in pixels (default: the avatar's crop size). backend: rasterizer backend.
         background: an RGB colour in [0, 1] behind the avatar, instead of the photo's background plate.
-        plate: float32 [size, size, 3], the background plate already resized (saves the resize per frame).
     Returns:
         uint8 [size, size, 3] RGB.
     """
-    import cv2
-    import torch
-
-    from vasa3d.render import rasterize
-    from vasa3d.render.cameras import orbit_viewmat, scale_intrinsics
-
-    size = size or avatar.size
-    g = avatar.pose(pose)
-    viewmat = torch.from_numpy(orbit_viewmat(avatar.T_cam_from_head, yaw, pitch))[None]
-    K = torch.from_numpy(scale_intrinsics(avatar.K, avatar.size, size))[None]
-    with torch.no_grad():
-        out = rasterize(*(torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
-                          for a in (g.means, g.quats, g.scales, g.opacities, g.colors)),
-                        viewmat, K, size, size, backend=backend)
-    if background is not None:
-        behind = np.asarray(background, np.float32).reshape(1, 1, 3)
-    elif plate is not None:
-        behind = plate
-    else:
-        behind = cv2.resize(avatar.background, (size, size), interpolation=cv2.INTER_AREA)
-    rgb = out.rgb[0].numpy() + (1.0 - out.alpha[0].numpy()) * behind
-    return (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return FrameRenderer(avatar, size, backend, device, background).render(pose, yaw, pitch)
 
 
 def expression_sheet(avatar, names: tuple[str, ...] | None = None, yaws_deg=(-30.0, 0.0, 30.0), tile: int = 160,
-                     backend: str = "auto") -> np.ndarray:
+                     backend: str = "auto", device: str = "cpu") -> np.ndarray:
     """Contact sheet: one labelled row per blendshape (at 1.0, with its `SHEET_COMPANIONS`; "neutral" first), one
     column per camera yaw.
 
@@ -74,12 +138,12 @@ def expression_sheet(avatar, names: tuple[str, ...] | None = None, yaws_deg=(-30
     cx, cy = (nose[:2] / nose[2]) * (zoom * tile / avatar.size)
     x0 = int(np.clip(cx - tile / 2, 0, zoom * tile - tile))
     y0 = int(np.clip(cy - tile / 2, 0, zoom * tile - tile))
+    renderer = FrameRenderer(avatar, zoom * tile, backend, device)
     rows = []
     for name in ("neutral",) + names:
         extra = SHEET_COMPANIONS.get(name, ())
         pose = neutral_pose() if name == "neutral" else neutral_pose((name,) + extra, (1.0,) * (1 + len(extra)))
-        tiles = [render_frame(avatar, pose, np.radians(y), 0.0, zoom * tile, backend)[y0:y0 + tile, x0:x0 + tile]
-                 for y in yaws_deg]
+        tiles = [renderer.render(pose, np.radians(y), 0.0)[y0:y0 + tile, x0:x0 + tile] for y in yaws_deg]
         label = Image.new("RGB", (tile * len(tiles), label_h), (255, 255, 255))
         text = "neutral" if name == "neutral" else " + ".join(f"{n} = 1" for n in (name,) + extra)
         ImageDraw.Draw(label).text((4, 2), text, fill=(0, 0, 0))

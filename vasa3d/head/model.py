@@ -17,6 +17,9 @@ from vasa3d.head.rig import JAW_OPEN_MAX_RAD, ExpressionRig, build_rig, close_li
 NECK_PIVOT_OFFSET_M = (0.0, -0.055, -0.015)   # head rotations turn about this point (upper cervical spine)
 NECK_BLEND_M = 0.07                           # skin weight falls from 1 to 0 over this height below the jaw line
 EYEBALL_RADIUS_M = 0.0120
+NECK_RADII_M = (0.055, 0.055)   # half-width and half-depth of the neck: a vertical elliptic cylinder ...
+NECK_CENTRE_Z_M = -0.02         # ... whose axis is at this depth (and at the skull's x)
+NECK_LENGTH_M = 0.075           # the completed neck reaches this far below the jaw line (into the collar)
 
 
 @dataclass

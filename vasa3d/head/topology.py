@@ -21,6 +21,9 @@ LIP_LOWER_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
 LIP_UPPER_INNER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
 LIP_LOWER_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
 MOUTH_CORNERS = (61, 291, 78, 308)
+MOUTH_CORNERS_INNER = (78, 308)      # the inner lip contours' ends (subject's right, left)
+UPPER_LIP_INNER_MID = 13             # the middle of the upper inner lip
+LOWER_LIP_INNER_MID = 14             # ... of the lower inner lip
 # Eye contours (upper lid, lower lid), from the outer/inner corner to the other corner.
 EYE_RIGHT_UPPER = (33, 246, 161, 160, 159, 158, 157, 173, 133)
 EYE_RIGHT_LOWER = (33, 7, 163, 144, 145, 153, 154, 155, 133)

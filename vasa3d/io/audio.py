@@ -22,6 +22,7 @@ from vasa3d.errors import InputError
 from vasa3d.io.atomic import atomic_path
 
 MAX_AUDIO_SECONDS = 600.0
+MIN_AUDIO_SECONDS = 0.1   # shorter than this is not speech (2-3 video frames); usually a damaged file
 DEFAULT_SAMPLE_RATE = 16000
 _MAX_CHANNELS_FIRST = 16  # a 2-D array [C, S] is recognised as channels-first only when C <= this < S
 
@@ -40,8 +41,8 @@ def read_audio(source: AudioSource, sr: int = DEFAULT_SAMPLE_RATE) -> np.ndarray
     Returns:
         float32 [S_out], S_out = ceil(S_in * sr / rate_in), values clipped to [-1, 1]. Silence is returned as is.
     Raises:
-        InputError: missing file, a directory, no audio stream, undecodable data, 0 samples, NaN/inf samples,
-            or more than `MAX_AUDIO_SECONDS` (600 s) of audio.
+        InputError: missing file, a directory, no audio stream, undecodable data, 0 samples or under
+            `MIN_AUDIO_SECONDS` (0.1 s), NaN/inf samples, or more than `MAX_AUDIO_SECONDS` (600 s) of audio.
         ValueError: `sr` not a positive integer.
     """
     if int(sr) != sr or sr <= 0:
@@ -57,6 +58,9 @@ def read_audio(source: AudioSource, sr: int = DEFAULT_SAMPLE_RATE) -> np.ndarray
                          "(wave, sample_rate) pair")
     if mono.size == 0:
         raise InputError(f"{name} is empty (0 samples); record or upload some speech")
+    if mono.size < MIN_AUDIO_SECONDS * rate:
+        raise InputError(f"{name} is too short ({1000 * mono.size / rate:.0f} ms of sound; at least "
+                         f"{1000 * MIN_AUDIO_SECONDS:.0f} ms are needed); it may be damaged or cut off")
     _check_duration(mono.size / rate, name)
     return resample(mono, rate, int(sr))
 
@@ -164,12 +168,19 @@ def _decode_file(path: Path) -> tuple[np.ndarray, int]:
             if container.duration is not None:
                 _check_duration(container.duration / 1e6 - 1.0, f"audio file '{path}'")  # 1 s header slack
             return _decode_stream(container, f"audio file '{path}'")
-    except av.FFmpegError as err:
-        raise InputError(f"could not decode audio file '{path}': {err}; convert it to wav or mp3") from err
+    except av.FFmpegError as err:  # its str() repeats the errno number and the path: keep the reason only
+        raise InputError(f"could not decode audio file '{path}': {_reason(err)}; it may be damaged; "
+                         "convert it to wav or mp3") from err
     except (ValueError, OSError) as err:  # resampler setup changes mid-stream, I/O errors
         if isinstance(err, InputError):
             raise
-        raise InputError(f"could not decode audio file '{path}': {err}") from err
+        raise InputError(f"could not decode audio file '{path}': {_reason(err)}") from err
+
+
+def _reason(err: Exception) -> str:
+    """The human part of an FFmpeg/OS error: its strerror without the errno number or file name."""
+    reason = getattr(err, "strerror", None) or str(err)
+    return reason[0].lower() + reason[1:] if reason else "unreadable data"
 
 
 def _trim_to_stream_duration(mono: np.ndarray, container, stream, rate: int) -> np.ndarray:

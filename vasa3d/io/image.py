@@ -96,6 +96,40 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, *, quality: int = 95) 
     return path
 
 
+def probe_image(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) in pixels of an image file, read from its header only (no pixel data is decoded).
+
+    Cheap enough to run on every upload before anything else. Raises InputError for what `read_image` would
+    refuse from the header alone: a missing file, a directory, a file that is not an image, an image with a
+    side under 32 px or over 50 megapixels. A file damaged after its header passes; `read_image` finds that.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    _check_file(path)
+    try:
+        with Image.open(path) as image:
+            size = image.width, image.height
+    except UnidentifiedImageError as err:
+        raise InputError(f"could not read image '{path}': not a JPEG/PNG/WebP/BMP/TIFF image") from err
+    except Image.DecompressionBombError as err:
+        raise InputError(f"could not read image '{path}': too large ({err})") from err
+    except (OSError, SyntaxError, ValueError) as err:  # a header Pillow recognises but cannot parse
+        raise InputError(f"could not read image '{path}': the file is damaged ({err}); "
+                         "re-export it as PNG or JPEG") from err
+    _check_size(*size, f"image '{path}'")
+    return size
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputError(f"image file '{path}' does not exist; check the path")
+    if path.is_dir():
+        raise InputError(f"'{path}' is a directory, not an image file")
+    if path.stat().st_size == 0:
+        raise InputError(f"image file '{path}' is empty (0 bytes); give a real photo")
+
+
 def _check_size(width: int, height: int, what: str) -> None:
     if width <= 0 or height <= 0:
         raise InputError(f"{what} is empty ({width}x{height} px); give a real photo")
@@ -110,10 +144,7 @@ def _check_size(width: int, height: int, what: str) -> None:
 def _read_image_file(path: Path) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    if not path.exists():
-        raise InputError(f"image file '{path}' does not exist; check the path")
-    if path.is_dir():
-        raise InputError(f"'{path}' is a directory, not an image file")
+    _check_file(path)
     try:
         with Image.open(path) as image:
             _check_size(image.width, image.height, f"image '{path}'")
@@ -121,7 +152,7 @@ def _read_image_file(path: Path) -> np.ndarray:
             image = ImageOps.exif_transpose(image)
             return _pil_to_rgb(image)
     except UnidentifiedImageError as err:
-        raise InputError(f"could not read image '{path}': not a JPEG/PNG/WebP/BMP/TIFF image ({err})") from err
+        raise InputError(f"could not read image '{path}': not a JPEG/PNG/WebP/BMP/TIFF image") from err
     except Image.DecompressionBombError as err:
         raise InputError(f"could not read image '{path}': too large ({err})") from err
     except (OSError, SyntaxError, ValueError) as err:  # truncated/corrupt data (Pillow raises all three)

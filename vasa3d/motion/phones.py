@@ -266,7 +266,7 @@ def recognize_phones(x16: np.ndarray) -> list[Phone]:
         d.process_raw(_pcm16(x16[a:b]), full_utt=True)
         d.end_utt()
         t0 = a / FEATURE_SR
-        for s in d.seg():
+        for s in d.seg() or ():  # None when the chunk is too short to decode
             name = s.word if re.fullmatch(r"[A-Z]{1,2}", s.word) else "SIL"
             out.append(Phone(t0 + s.start_frame * PS_FRAME_S, t0 + (s.end_frame + 1) * PS_FRAME_S, name))
     return out
