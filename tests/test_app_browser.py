@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import shared
+from conftest import data
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -86,7 +86,7 @@ def page(server):
 @pytest.fixture(scope="module")
 def uploads(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("uploads")
-    photo = shared("portraits/p04_einstein_bw.jpg").read_bytes()
+    photo = data("portraits/p04_einstein_bw.jpg").read_bytes()
     (folder / "portrait.jpg").write_bytes(photo)
     (folder / "cut.jpg").write_bytes(photo[: len(photo) // 3])
     from PIL import Image

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shared
+from conftest import data
 from PIL import Image
 
 from vasa3d.cli import main
@@ -56,7 +56,7 @@ def _wav_header_plus_random(path: Path, n_random: int = 30) -> Path:
 def work(tmp_path):
     """A folder holding a valid small portrait copy and a 1 s speech-like wav; returns (folder, image, audio)."""
     image = tmp_path / "portrait.jpg"
-    image.write_bytes(shared("portraits/p04_einstein_bw.jpg").read_bytes())
+    image.write_bytes(data("portraits/p04_einstein_bw.jpg").read_bytes())
     audio = write_wav(tmp_path / "speech.wav", 0.2 * np.sin(np.linspace(0, 2000, 16000, dtype=np.float32)), 16000)
     return tmp_path, image, audio
 

@@ -17,7 +17,7 @@ from vasa3d.avatar.pose_ref import pose_reference
 from vasa3d.avatar.types import Binding, Fade, GaussianParams
 from vasa3d.errors import InputError
 
-PORTRAITS = ("p01_astronaut_eileen_collins.png", "p02_obama_official.jpg", "p03_biden_official.jpg",
+PORTRAITS = ("p01_astronaut_eileen_collins.jpg", "p02_obama_official.jpg", "p03_biden_official.jpg",
              "p04_einstein_bw.jpg", "p05_grid_man_moustache.png", "p06_grid_older_woman.png",
              "p07_grid_man_glasses.png")
 
@@ -64,11 +64,11 @@ def test_pose_matches_the_numpy_reference_obama(obama_avatar):
 @pytest.mark.slow
 @pytest.mark.parametrize("portrait", PORTRAITS)
 def test_pose_matches_the_numpy_reference_on_every_portrait(portrait):
-    from conftest import shared
+    from conftest import data
 
     from vasa3d.pipeline import build_avatar
 
-    av = build_avatar(shared(f"portraits/{portrait}"))
+    av = build_avatar(data(f"portraits/{portrait}"))
     rng = np.random.default_rng(1)
     for _ in range(2):
         assert_pose_matches_reference(av, _random_pose(av.head.rig.supported, rng))
