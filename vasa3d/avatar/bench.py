@@ -4,7 +4,8 @@ gradcheck through pose + rasterize; prints one JSON object (`vasa3d bench pose`)
 Fields:
 - ms_per_frame: median wall time of posing one frame (no gradients, the renderer's sorted order), over
   `n_frames` frames of random rig coefficients and head poses, after warm-up; ms_per_frame_avatar_order: the
-  same with the Gaussians put back in the avatar's order (what `pose()` returns).
+  same with the Gaussians put back in the avatar's order (what `pose()` returns); ms_per_frame_one_thread: the
+  first with torch limited to one thread (small tensors gain little from more; on a busy machine they lose).
 - numpy_reference_ms: median of the NumPy reference (`pose_reference`) on the same frames (a few of them);
   speedup_vs_numpy_reference = numpy_reference_ms / ms_per_frame, measured in the same run.
 - parity_max_err_m: the largest distance between a Gaussian's centre from PyTorch and from the reference.
@@ -102,6 +103,12 @@ def bench_pose(avatar, n_frames: int = 100, device: str = "cpu", reference_frame
         return 1e3 * statistics.median(times)
 
     ms_sorted, ms_avatar = timed(False), timed(True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        ms_one_thread = timed(False)
+    finally:
+        torch.set_num_threads(threads)
     ref_times, err = [], 0.0
     with torch.no_grad():
         for f, args in list(zip(frames, driven))[:reference_frames]:
@@ -117,6 +124,7 @@ def bench_pose(avatar, n_frames: int = 100, device: str = "cpu", reference_frame
     except RuntimeError:                      # gradcheck raises GradcheckError (a RuntimeError) on a mismatch
         grad_ok = False
     return {"ms_per_frame": round(ms_sorted, 3), "ms_per_frame_avatar_order": round(ms_avatar, 3),
+            "ms_per_frame_one_thread": round(ms_one_thread, 3),
             "numpy_reference_ms": round(ref_ms, 3), "speedup_vs_numpy_reference": round(ref_ms / ms_sorted, 2),
             "parity_max_err_m": err, "gradcheck": grad_ok, "num_gaussians": avatar.num_gaussians,
             "n_frames": n_frames, "device": str(t.head.face_rest.device), "torch_threads": torch.get_num_threads()}
