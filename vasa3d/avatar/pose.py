@@ -21,7 +21,7 @@ import torch
 from vasa3d.avatar.pose_ref import LASH_FADE, MAX_OPACITY
 from vasa3d.avatar.types import Binding, Fade, GaussianParams
 from vasa3d.head import kinematics as kin
-from vasa3d.head.rotation import quat_from_matrix, quat_multiply, right_matrix
+from vasa3d.head.rotation import left_matrix, quat_from_matrix, right_matrix
 
 PARAM_NAMES = ("bary", "local_pos", "local_quat", "local_scale", "colors", "opacities", "skin")
 """The float arrays of `GaussianParams`, in the order `GaussianTensors` holds them."""
@@ -154,12 +154,15 @@ class AvatarTensors:
 
     sorted: without gradients, the parameters already in the layout's order (the `PACKED` columns as rows
     [30, N]; colors [N, 3], opacities [N]), so a frame needs no gathers or copies of them.
+    face_quats_identity: without gradients, True when every FACE Gaussian's local rotation is the identity (as
+    the single-photo builder makes them): their rotation is then their triangle's, with no product to form.
     """
 
     head: kin.HeadTensors
     layout: BindingLayout
     params: GaussianTensors
     sorted: tuple | None = None
+    face_quats_identity: bool = False
 
     @classmethod
     def from_avatar(cls, avatar, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
@@ -167,12 +170,14 @@ class AvatarTensors:
         """Tensors of `avatar` (an `Avatar`) on `device`; `requires_grad` makes the Gaussian parameters leaves."""
         layout = BindingLayout.from_params(avatar.params, device, dtype)
         params = GaussianTensors.from_params(avatar.params, device, dtype, requires_grad)
-        presorted = None
+        presorted, identity = None, False
         if not requires_grad:
+            face = avatar.params.binding == int(Binding.FACE)
+            identity = bool((avatar.params.local_quat[face] == np.float32([1, 0, 0, 0])).all())
             presorted = (_packed(params).index_select(0, layout.order).T.contiguous(),
                          params.colors.index_select(0, layout.order), params.opacities.index_select(0, layout.order))
         return cls(head=kin.HeadTensors.from_head(avatar.head, device, dtype), layout=layout, params=params,
-                   sorted=presorted)
+                   sorted=presorted, face_quats_identity=identity)
 
 
 PACKED = {"bary": slice(0, 3), "local_pos": slice(3, 6), "bary_local_pos": slice(0, 6), "local_quat": slice(6, 10),
@@ -249,14 +254,27 @@ def pose_tensors(t: AvatarTensors, full: torch.Tensor, head_rotation: torch.Tens
             m, q = kin.neck_skin(head, m, q, data[PACKED["skin"], start:end], head_rotation, head_translation)
         parts.append((m, q, sc))
     opacities = _opacities(head, lay, opacities, full)
-    out = torch.cat([_cat(x[0] for x in parts), _cat(x[1] for x in parts), _cat(x[2] for x in parts)], 0).T
+    out = _rows(parts, data.shape[1], data)
     if avatar_order:
         out = torch.cat([out, opacities[:, None], colors], 1).index_select(0, lay.inverse)
         return PosedGaussians(means=out[:, :3], quats=out[:, 3:7], scales=out[:, 7:10], opacities=out[:, 10],
                               colors=out[:, 11:])
-    out = out.contiguous()
     return PosedGaussians(means=out[:, :3], quats=out[:, 3:7], scales=out[:, 7:10], opacities=opacities,
                           colors=colors)
+
+
+def _rows(parts, n: int, like: torch.Tensor) -> torch.Tensor:
+    """[n, 10] rows (mean, quat, scale) from the structure-of-arrays parts [(means [3, m], quats [4, m],
+    scales [3, m]), ...] in order: each written once, transposed, into its slice."""
+    out = like.new_empty((n, 10))
+    start = 0
+    for m, q, sc in parts:
+        end = start + m.shape[1]
+        out[start:end, 0:3] = m.T
+        out[start:end, 3:7] = q.T
+        out[start:end, 7:10] = sc.T
+        start = end
+    return out
 
 
 def _cat(items) -> torch.Tensor:
@@ -277,7 +295,10 @@ def _place_run(t: AvatarTensors, data: torch.Tensor, motion: kin.PartMotions, ta
     if binding in (Binding.FACE, Binding.FACE_RIGID):
         cols = tables[binding == Binding.FACE_RIGID].index_select(1, lay.parent[s:e])      # [25 | 24, n]
         A = cols[:18].reshape(3, 6, -1)
-        quats = (run[PACKED["right_quat"]].reshape(4, 4, -1) * cols[None, 18:22]).sum(1)
+        if binding == Binding.FACE and t.face_quats_identity:
+            quats = cols[18:22]
+        else:
+            quats = (run[PACKED["right_quat"]].reshape(4, 4, -1) * cols[None, 18:22]).sum(1)
         if binding == Binding.FACE:
             return (A * run[None, PACKED["bary_local_pos"]]).sum(1), quats, lscale * cols[22:25]
         k = cols[22]                          # FACE_RIGID and FACE_EDGE: no stretch; unit k or k_ref (`edge`)
@@ -295,15 +316,14 @@ def _triangle_tables(head: kin.HeadTensors, verts: torch.Tensor) -> tuple[torch.
     FACE [25, F]: A = [corners^T | k R] (3 x 6, row-major; mean = A @ [bary, local_pos]), the frame's quaternion
     turned onto the stretch axis (4), the stretch axes (sigma1, sigma2, sqrt(sigma1 sigma2), times k_ref);
     FACE_RIGID [24, F]: A, the frame's quaternion (4), k, k_ref."""
-    R, k = kin.triangle_frames(verts, head.triangles)
-    theta, sigma = kin.stretch(head, verts, R)
-    q_plain = quat_from_matrix(R)
-    zero = torch.zeros_like(theta)
-    q_stretch = quat_multiply(q_plain, torch.stack([torch.cos(0.5 * theta), zero, zero, torch.sin(0.5 * theta)], 1))
-    axes = torch.cat([sigma, torch.sqrt(sigma[:, :1] * sigma[:, 1:])], 1) * head.k_ref[:, None]
-    A = torch.cat([verts[head.triangles].transpose(1, 2), k[:, None, None] * R], 2).reshape(-1, 18)
+    f = kin.face_frames(head, verts)
+    q_plain = quat_from_matrix(f.R)
+    L = left_matrix(q_plain)                                    # q_plain * (cos, 0, 0, sin): about the normal
+    q_stretch = L[:, :, 0] * torch.cos(0.5 * f.theta)[:, None] + L[:, :, 3] * torch.sin(0.5 * f.theta)[:, None]
+    axes = torch.cat([f.sigma, torch.sqrt(f.sigma[:, :1] * f.sigma[:, 1:])], 1) * head.k_ref[:, None]
+    A = torch.cat([f.corners.transpose(1, 2), f.k[:, None, None] * f.R], 2).reshape(-1, 18)
     return (torch.cat([A, q_stretch, axes], 1).T.contiguous(),
-            torch.cat([A, q_plain, k[:, None], head.k_ref[:, None]], 1).T.contiguous())
+            torch.cat([A, q_plain, f.k[:, None], head.k_ref[:, None]], 1).T.contiguous())
 
 
 def _opacities(head: kin.HeadTensors, lay: BindingLayout, opacities: torch.Tensor, full: torch.Tensor):

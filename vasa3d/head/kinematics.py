@@ -168,32 +168,61 @@ def neck_skin(head: HeadTensors, points: torch.Tensor, quats: torch.Tensor, skin
               rotvec: torch.Tensor, translation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Structure of arrays: points [3, N] and quats [4, N] turned with the head about the neck pivot, each by
     `skin` [N] (in [0, 1]) of the rotation `rotvec` [3] (axis-angle, rad) and the `translation` [3] (metres): a
-    slerp of the rotation."""
-    q = quat_from_axis_angle(rotvec[None] * skin[:, None])                       # [N, 4]
-    moved = rotate_by_quats(q, (points - head.neck_pivot[:, None]).T).T
-    moved = moved + head.neck_pivot[:, None] + translation[:, None] * skin[None]
-    return moved, quat_multiply(q, quats.T).T
+    slerp of the rotation (each point's quaternion is that of skin * rotvec)."""
+    q = quat_from_axis_angle(rotvec[:, None] * skin[None], dim=0)                 # [4, N]
+    w, u = q[:1], q[1:]
+    v = points - head.neck_pivot[:, None]
+    t = 2.0 * torch.linalg.cross(u, v, dim=0)
+    moved = v + w * t + torch.linalg.cross(u, t, dim=0) + head.neck_pivot[:, None] + translation[:, None] * skin
+    return moved, quat_multiply(q, quats, dim=0)
 
 
 def triangle_frames(verts: torch.Tensor, triangles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-triangle frames (GaussianAvatars): R [F, 3, 3] with columns edge direction, in-plane normal, face
     normal; k [F] mean edge length (metres). `vasa3d.avatar.quat.triangle_frames` is the NumPy reference."""
-    v0, v1, v2 = verts[triangles[:, 0]], verts[triangles[:, 1]], verts[triangles[:, 2]]
-    a, b, c = v1 - v0, v2 - v0, v2 - v1
+    corners = verts[triangles]
+    R, k, _ = _frames(corners)
+    return R, k
+
+
+def _frames(corners: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(R [F, 3, 3], k [F], edges [F, 2, 3]: v1 - v0 and v2 - v0) of triangles given by corners [F, 3, 3]."""
+    edges = corners[:, 1:] - corners[:, :1]
+    a, b = edges[:, 0], edges[:, 1]
+    lengths = torch.cat([edges, (b - a)[:, None]], 1).norm(dim=2)                # |a|, |b|, |c| [F, 3]
     n = torch.linalg.cross(a, b, dim=1)
     n = n / n.norm(dim=1, keepdim=True).clamp(min=1e-12)
-    la = a.norm(dim=1)
-    e1 = a / la[:, None].clamp(min=1e-12)
-    e2 = torch.linalg.cross(n, e1, dim=1)
-    k = (la + c.norm(dim=1) + b.norm(dim=1)) / 3.0
-    return torch.stack([e1, e2, n], dim=2), k
+    e1 = a / lengths[:, :1].clamp(min=1e-12)
+    R = torch.stack([e1, torch.linalg.cross(n, e1, dim=1), n], dim=2)
+    return R, lengths.mean(1), edges
 
 
 def edges_2d(verts: torch.Tensor, triangles: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
     """[F, 2, 2]: each triangle's two edges from its vertex 0 (columns), in its in-plane axes (rows)."""
-    v0 = verts[triangles[:, 0]]
-    e = torch.stack([verts[triangles[:, 1]] - v0, verts[triangles[:, 2]] - v0], dim=2)      # [F, 3, 2]
-    return frames[:, :, :2].transpose(1, 2) @ e
+    corners = verts[triangles]
+    return frames[:, :, :2].transpose(1, 2) @ (corners[:, 1:] - corners[:, :1]).transpose(1, 2)
+
+
+@dataclass(frozen=True)
+class FaceFrames:
+    """The posed face triangles: corners [F, 3, 3] (rows: vertices 0, 1, 2), R [F, 3, 3] frames (columns: edge
+    direction, in-plane normal, face normal), k [F] mean edge lengths (m), theta [F] and sigma [F, 2]: the
+    in-plane stretch from the photo mesh (see `stretch`)."""
+
+    corners: torch.Tensor
+    R: torch.Tensor
+    k: torch.Tensor
+    theta: torch.Tensor
+    sigma: torch.Tensor
+
+
+def face_frames(head: HeadTensors, verts: torch.Tensor) -> FaceFrames:
+    """`FaceFrames` of the face mesh `verts` [V, 3] (one pass: the edges serve frames and stretch)."""
+    corners = verts[head.triangles]
+    R, k, edges = _frames(corners)
+    E = R[:, :, :2].transpose(1, 2) @ edges.transpose(1, 2)
+    theta, sigma = _stretch_from_edges(head, E)
+    return FaceFrames(corners=corners, R=R, k=k, theta=theta, sigma=sigma)
 
 
 def _inverse_2x2(E: torch.Tensor) -> torch.Tensor:
@@ -208,7 +237,11 @@ def stretch(head: HeadTensors, verts: torch.Tensor, frames: torch.Tensor
     """In-plane stretch of each face triangle from the photo mesh to `verts`: (theta [F] rad, the major stretch
     axis's angle from the frame's first axis, 0 where the stretch is isotropic; sigma [F, 2] singular values of
     the deformation gradient F, clipped to `STRETCH_CLIP`). Safe to differentiate everywhere."""
-    F = edges_2d(verts, head.triangles, frames) @ head.photo_edges_inv
+    return _stretch_from_edges(head, edges_2d(verts, head.triangles, frames))
+
+
+def _stretch_from_edges(head: HeadTensors, E: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    F = E @ head.photo_edges_inv
     a = (F[:, 0] ** 2).sum(1)                      # C = F F^T = [[a, b], [b, c]]
     b = (F[:, 0] * F[:, 1]).sum(1)
     c = (F[:, 1] ** 2).sum(1)

@@ -11,17 +11,18 @@ import torch
 SMALL_ANGLE_SQ = 1e-12     # below this squared angle (rad^2) the series of sin/cos replace the exact forms
 
 
-def quat_multiply(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Hamilton product a * b of wxyz quaternions [..., 4] (broadcasting); same dtype as the inputs."""
-    aw, ax, ay, az = a.unbind(-1)
-    bw, bx, by, bz = b.unbind(-1)
+def quat_multiply(a: torch.Tensor, b: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Hamilton product a * b of wxyz quaternions along `dim` (size 4; broadcasting); same dtype as the inputs."""
+    aw, ax, ay, az = a.unbind(dim)
+    bw, bx, by, bz = b.unbind(dim)
     return torch.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
-                        aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], dim=-1)
+                        aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], dim=dim)
 
 
-def _half_angle_terms(rotvec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(cos(theta / 2), sin(theta / 2) / theta) [...] of axis-angle vectors [..., 3], smooth through theta = 0."""
-    sq = (rotvec * rotvec).sum(-1)
+def _half_angle_terms(rotvec: torch.Tensor, dim: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
+    """(cos(theta / 2), sin(theta / 2) / theta) of axis-angle vectors along `dim` (size 3), smooth through
+    theta = 0; `dim` is kept with size 1."""
+    sq = (rotvec * rotvec).sum(dim, keepdim=True)
     small = sq < SMALL_ANGLE_SQ
     theta = torch.sqrt(torch.where(small, torch.ones_like(sq), sq))
     cos_half = torch.where(small, 1.0 - sq / 8.0, torch.cos(0.5 * theta))
@@ -29,10 +30,10 @@ def _half_angle_terms(rotvec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     return cos_half, sinc_half
 
 
-def quat_from_axis_angle(rotvec: torch.Tensor) -> torch.Tensor:
-    """Axis-angle vectors [..., 3] (radians) -> unit wxyz quaternions [..., 4]."""
-    cos_half, sinc_half = _half_angle_terms(rotvec)
-    return torch.cat([cos_half[..., None], rotvec * sinc_half[..., None]], dim=-1)
+def quat_from_axis_angle(rotvec: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Axis-angle vectors (radians) along `dim` (size 3) -> unit wxyz quaternions along `dim` (size 4)."""
+    cos_half, sinc_half = _half_angle_terms(rotvec, dim)
+    return torch.cat([cos_half, rotvec * sinc_half], dim=dim)
 
 
 def matrix_from_quat(q: torch.Tensor) -> torch.Tensor:
