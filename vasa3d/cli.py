@@ -127,11 +127,18 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--backward", action="store_true", help="time forward + backward")
     b.add_argument("--backend", default="auto", help="rasterizer backend")
     b.add_argument("--repeats", type=int, default=20, help="timed calls")
+    b = bsub.add_parser("fit", help="tracking and fitting time and memory on a talking video")
+    b.add_argument("video", nargs="?", help="talking video (default: ../shared/data's GRID video)")
+    b.add_argument("--start", type=float, default=0.0, help="segment start, seconds")
+    b.add_argument("--end", type=float, default=42.0, help="segment end, seconds")
+    b.add_argument("--steps", type=int, default=_DEFAULTS.fit.steps, help="fitting steps")
+    b.add_argument("--max-frames", type=int, default=_DEFAULTS.fit.max_frames, help="frames the fit uses")
     b = bsub.add_parser("pose", help="posing speed, parity with the NumPy reference, gradcheck")
     b.add_argument("--n-frames", type=int, default=100, help="frames of random coefficients and head poses")
     b.add_argument("--device", default="cpu", help="cpu or cuda")
     b.add_argument("--image", help="portrait to build the avatar from (default: the built-in example portrait)")
     b.add_argument("--avatar", help="an avatar .npz to pose instead")
+    _add_video_mode_commands(sub)
     sub.add_parser("doctor", help="smoke-test the installation (face model, speech, encoder, rasterizers)")
     for parser in [*sub.choices.values(), *bsub.choices.values()]:
         parser.add_argument("--verbose", action="store_true",
@@ -347,6 +354,8 @@ def _cmd_say(a) -> int:
 def _cmd_bench(a) -> int:
     if a.bench == "pose":
         return _bench_pose(a)
+    if a.bench == "fit":
+        return _bench_fit(a)
     from vasa3d.render.bench import bench_render
 
     print(json.dumps(bench_render(n=a.n, size=a.size, backward=a.backward, backend=a.backend, repeats=a.repeats,
@@ -381,9 +390,132 @@ def _cmd_doctor(a) -> int:
     return 0 if info["verdict"] == "ok" else 1
 
 
+def _add_video_mode_commands(sub) -> None:
+    f = _DEFAULTS.fit
+    p = sub.add_parser("fit", help="a talking video or 1-8 photos of one person -> a fitted avatar .npz",
+                       description="Fit a person-specific avatar: track the face in every frame, build the avatar "
+                                   "from the best frame, then refine it through the rasterizer on many frames.")
+    p.add_argument("inputs", nargs="+", help="one video (mp4, mov, webm, mkv) or 1-8 photos of the same person")
+    p.add_argument("-o", "--output", required=True, help="avatar file to write (.npz)")
+    p.add_argument("--ply", help="also export the fitted Gaussians as a standard 3DGS .ply")
+    p.add_argument("--start", type=float, default=0.0, help="video segment start, seconds")
+    p.add_argument("--end", type=float, help="video segment end, seconds (default: the end)")
+    p.add_argument("--max-frames", type=int, default=f.max_frames, help="frames the fit uses (spread evenly)")
+    p.add_argument("--steps", type=int, default=f.steps, help="optimisation steps (one frame each)")
+    p.add_argument("--seed", type=int, default=f.seed, help="random seed of the frame order")
+    p = sub.add_parser("reenact", help="drive an avatar with the face motion of a video -> mp4",
+                       description="Track the head pose and expressions in DRIVING and replay them on the avatar, in "
+                                   "DRIVING's frame size, rate and length, with its audio.")
+    p.add_argument("avatar", help="avatar file (.npz, from `vasa3d build` or `vasa3d fit`)")
+    p.add_argument("driving", help="driving video (the same person: self-reenactment; another: cross)")
+    p.add_argument("-o", "--output", required=True, help="video to write (.mp4)")
+    p.add_argument("--start", type=float, default=0.0, help="driving segment start, seconds")
+    p.add_argument("--end", type=float, help="driving segment end, seconds (default: the end)")
+    p.add_argument("--backend", choices=["auto", "numba", "gsplat", "torch"], default=_DEFAULTS.render.backend,
+                   help="rasterizer")
+    p.add_argument("--device", default="cpu", help="where posing and rasterizing run: cpu, cuda, auto")
+
+
+def _fit_config(a):
+    from dataclasses import replace
+
+    from vasa3d import validate as v
+
+    v.check_number("--steps", a.steps, 1, 100_000, integer=True)
+    v.check_number("--max-frames", a.max_frames, 1, 100_000, integer=True)
+    return replace(_DEFAULTS.fit, steps=int(a.steps), max_frames=int(a.max_frames), seed=int(getattr(a, "seed", 0)))
+
+
+def _check_segment(a) -> None:
+    from vasa3d import validate as v
+
+    v.check_number("--start", a.start, 0.0, 1e6)
+    if a.end is not None:
+        v.check_number("--end", a.end, 0.0, 1e6)
+        if a.end <= a.start:
+            raise InputError(f"--end ({a.end}) must be after --start ({a.start})")
+
+
+def _cmd_fit(a) -> int:
+    from vasa3d import validate as v
+    from vasa3d.video_mode import VIDEO_SUFFIXES, fit_from_photos, fit_from_video
+
+    config = _fit_config(a)
+    _check_segment(a)
+    for path in a.inputs:
+        v.check_input_file(path, "input")
+    if not a.output.lower().endswith(".npz"):
+        raise InputError(f"output '{a.output}' must end in .npz (an avatar file)")
+    v.check_output_path(a.output, inputs=tuple(a.inputs), suffixes=(".npz",))
+    videos = [p for p in a.inputs if Path(p).suffix.lower() in VIDEO_SUFFIXES]
+    if videos and len(a.inputs) > 1:
+        raise InputError("give one video, or 1-8 photos, not both")
+    bar, update = _progress_bar()
+    try:
+        if videos:
+            avatar, report = fit_from_video(videos[0], a.start, a.end, config, _DEFAULTS.face, progress=update)
+        else:
+            avatar, report = fit_from_photos(a.inputs, config, _DEFAULTS.face, progress=update)
+    finally:
+        bar.close()
+    avatar.save(a.output)
+    if a.ply:
+        avatar.to_ply(a.ply)
+    print(json.dumps({"avatar": a.output, "ply": a.ply, "gaussians": avatar.num_gaussians,
+                      "frames_tracked": report.frames_tracked, "frames_used": report.frames_used,
+                      "track_residual_px": round(report.track_residual_px, 3), "loss_start": round(report.loss_start, 4),
+                      "loss_end": round(report.loss_end, 4),
+                      "timings_s": {k: round(v, 2) for k, v in report.timings.items()}}))
+    return 0
+
+
+def _cmd_reenact(a) -> int:
+    from vasa3d import validate as v
+
+    _check_segment(a)
+    v.check_input_file(a.avatar, "avatar")
+    v.check_input_file(a.driving, "driving video")
+    v.check_output_path(a.output, inputs=(a.avatar, a.driving))
+    v.check_device(a.device)
+    from vasa3d.avatar import Avatar
+    from vasa3d.video_mode import reenact
+
+    avatar = Avatar.load(a.avatar)
+    bar, update = _progress_bar()
+    try:
+        figures = reenact(avatar, a.driving, a.output, a.start, a.end, a.backend, a.device, _DEFAULTS.face,
+                          progress=update)
+    finally:
+        bar.close()
+    print(json.dumps({"video": a.output, **{k: round(v, 2) if isinstance(v, float) else v
+                                           for k, v in figures.items()}}))
+    return 0
+
+
+def _bench_fit(a) -> int:
+    import resource
+    import time
+
+    from vasa3d.video_mode import fit_from_video
+
+    video = a.video or str(Path(__file__).resolve().parents[2] / "shared" / "data" / "video" /
+                           "v01_grid_s1_concat60s.mp4")
+    config = _fit_config(a)
+    t0 = time.perf_counter()
+    _, report = fit_from_video(video, a.start, a.end, config, _DEFAULTS.face)
+    print(json.dumps({"video": video, "segment_s": [a.start, a.end], "total_s": round(time.perf_counter() - t0, 2),
+                      **{k: round(v, 2) for k, v in report.timings.items()},
+                      "frames_tracked": report.frames_tracked, "frames_used": report.frames_used,
+                      "steps": config.steps, "track_residual_px": round(report.track_residual_px, 3),
+                      "loss_start": round(report.loss_start, 4), "loss_end": round(report.loss_end, 4),
+                      "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)},
+                     indent=2))
+    return 0
+
+
 COMMANDS = {"talk": _cmd_talk, "build": _cmd_build, "render": _cmd_render, "motion": _cmd_motion,
             "pose": _cmd_pose, "expressions": _cmd_expressions,
-            "say": _cmd_say, "bench": _cmd_bench, "doctor": _cmd_doctor}
+            "say": _cmd_say, "fit": _cmd_fit, "reenact": _cmd_reenact, "bench": _cmd_bench, "doctor": _cmd_doctor}
 
 
 def main(argv: list[str] | None = None) -> int:

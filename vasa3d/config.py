@@ -65,6 +65,25 @@ class RenderConfig:
 
 
 @dataclass(frozen=True)
+class FitConfig:
+    """Fitting an avatar to a person's frames (`vasa3d fit`; `vasa3d.avatar.fit.fit_avatar`)."""
+
+    steps: int = 600                # Adam steps, one frame each
+    max_frames: int = 300           # frames used (spread evenly over the input); all are tracked
+    render_size: int = 256          # side of the crops the photometric loss compares, pixels
+    backend: Backend = "auto"       # rasterizer (numba on the CPU, gsplat on CUDA)
+    lr_color: float = 0.01
+    lr_opacity: float = 0.05        # on opacity logits
+    lr_scale: float = 0.01          # on log scales
+    lr_offset: float = 0.002        # on face-bound offsets, units of the triangle scale
+    lr_frame: float = 0.002         # on per-frame corrections of the head pose (rad, m) and coefficients
+    ssim_weight: float = 0.2        # loss = (1 - w) L1 + w (1 - SSIM)
+    offset_weight: float = 0.1      # L2 penalty on the offsets (units of k, squared)
+    frame_weight: float = 0.01      # L2 penalty on the per-frame corrections
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """Everything the talking-head pipeline needs; see `vasa3d.pipeline.TalkingHeadPipeline`."""
 
@@ -72,3 +91,4 @@ class PipelineConfig:
     avatar: AvatarConfig = field(default_factory=AvatarConfig)
     motion: MotionConfig = field(default_factory=MotionConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
+    fit: FitConfig = field(default_factory=FitConfig)

@@ -33,7 +33,8 @@ AUDIO_RATE = 16000
 class TalkRequest:
     """One talking-head job.
 
-    image: path, PIL image or RGB array of the portrait. audio: path of a speech file or (wave, sample_rate).
+    image: path, PIL image or RGB array of the portrait, or an avatar (an `Avatar`, or a saved .npz such as
+    `vasa3d fit` writes). audio: path of a speech file or (wave, sample_rate).
     transcript: the words spoken (optional; improves lip sync). phones: exact phone segments (from `vasa3d say`).
     output: where the mp4 goes. The rest override `PipelineConfig.render` / `.motion` for this request only;
     None keeps the config's value. Angles in degrees (UI edge). `validate` checks it all (limits in
@@ -67,7 +68,9 @@ class TalkRequest:
             raise InputError("give a portrait photo (a file path, a numpy array [H, W, 3] or a PIL image)")
         if self.audio is None:
             raise InputError("give the speech (a file path or a (wave, sample_rate) pair)")
-        if isinstance(self.image, (str, os.PathLike)):
+        if _is_avatar_file(self.image):
+            v.check_input_file(self.image, "avatar")
+        elif isinstance(self.image, (str, os.PathLike)):
             v.check_image_file(self.image)
         if isinstance(self.audio, (str, os.PathLike)):
             v.check_audio_file(self.audio)
@@ -115,6 +118,11 @@ def build_avatar(source, face_config: FaceConfig = FaceConfig(), avatar_config: 
     return Avatar.from_observation(obs, avatar_config, face_config)
 
 
+def _is_avatar_file(source) -> bool:
+    """True when `source` is the path of a saved avatar (.npz) rather than a photo."""
+    return isinstance(source, (str, os.PathLike)) and str(source).lower().endswith(".npz")
+
+
 def _hash_image(image: np.ndarray) -> str:
     h = hashlib.sha256()
     h.update(str(image.shape).encode())
@@ -136,10 +144,16 @@ class TalkingHeadPipeline:
         self._lock = threading.Lock()
 
     def build_avatar(self, image):
-        """`Avatar` for a portrait (path, PIL image or array), from the cache when the same pixels were seen.
-        Raises InputError for an unreadable image or when no usable face is found."""
+        """`Avatar` for a portrait (path, PIL image or array), from the cache when the same pixels were seen; an
+        `Avatar`, or the path of a saved one (.npz, e.g. fitted with `vasa3d fit`), is used as it is.
+        Raises InputError for an unreadable image or avatar file, or when no usable face is found."""
+        from vasa3d.avatar import Avatar
         from vasa3d.io.image import read_image
 
+        if isinstance(image, Avatar):
+            return image
+        if _is_avatar_file(image):
+            return Avatar.load(image)
         pixels = read_image(image)
         key = _hash_image(pixels) + repr((self.config.face, self.config.avatar))
         with self._lock:

