@@ -49,6 +49,9 @@ class MotionConfig:
     # from energy and spectrum (any language); "loudness" = the loudness envelope only
     lip_sync: Literal["auto", "acoustic", "loudness"] = "auto"
     visual_lead_s: float = 0.05      # mouth shapes lead the audio by this much, seconds
+    # language: espeak-ng voice code of the speech ("fr", "es", "cmn", ...); "" = English or unknown. A transcript
+    # in a language other than English is aligned by espeak synthesis + DTW (vasa3d.motion.dtw_align)
+    language: str = ""
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,7 @@ def motion_from_audio(wave: np.ndarray, sr: int, transcript: str | None = None, 
     if config.lip_sync == "loudness":
         mouth = loudness_mouth(feats, times, config.visual_lead_s)
     else:
-        found, source = find_phones(x16, feats, transcript, phones, config.lip_sync)
+        found, source = find_phones(x16, feats, transcript, phones, config.lip_sync, config.language)
         log.debug("lip sync from %s phones (%d)", source, len(found))
         mouth = phone_mouth(viseme_segments(found), feats, times, config.fps, config.visual_lead_s)
     f0, _ = pitch_track(x16)
@@ -127,25 +127,31 @@ def motion_from_audio(wave: np.ndarray, sr: int, transcript: str | None = None, 
 
 
 def find_phones(x16: np.ndarray, features: AudioFeatures, transcript: str | None = None, phones=None,
-                lip_sync: str = "auto") -> tuple[list[Phone], str]:
+                lip_sync: str = "auto", language: str = "") -> tuple[list[Phone], str]:
     """Phones with times for 16 kHz speech x16 [S] float32, and where they came from.
 
     lip_sync "auto": the given `phones` (any objects with start_s, end_s, phone; espeak or ARPAbet) if any;
-    else forced alignment of an English `transcript` (PocketSphinx); else phone recognition (PocketSphinx
-    allphone) when there is no transcript; the acoustic pseudo-phones when the transcript is not English or
-    PocketSphinx fails. lip_sync "acoustic": always the acoustic pseudo-phones. Returns (phones, source) with
-    source one of "given", "aligned", "recognized", "acoustic".
+    else forced alignment of the `transcript`: PocketSphinx for English (language "" or "en*"), espeak-ng
+    synthesis + DTW (`vasa3d.motion.dtw_align`) for any other espeak `language` or when PocketSphinx fails;
+    else phone recognition (PocketSphinx allphone) when there is no transcript; the acoustic pseudo-phones when
+    the transcript is not English and no language is given, or when the rest fails. lip_sync "acoustic": always
+    the acoustic pseudo-phones. Returns (phones, source) with source one of "given", "aligned", "recognized",
+    "acoustic".
     """
     if lip_sync == "auto" and phones is not None:
         return as_phones(phones), "given"
     if lip_sync == "auto" and not np.any(features.openness > 0):
         return [], "acoustic"
+    english = not language or language.lower().startswith("en")
     if lip_sync == "auto" and transcript and transcript.strip():
-        if is_english_text(transcript):
-            aligned = align_transcript(x16, transcript)
-            if aligned:
-                return aligned, "aligned"
-            log.info("forced alignment failed; using acoustic lip sync")
+        aligned = align_transcript(x16, transcript) if english and is_english_text(transcript) else None
+        if not aligned and language:
+            from vasa3d.motion.dtw_align import align_by_synthesis
+
+            aligned = align_by_synthesis(x16, transcript, language)
+        if aligned:
+            return aligned, "aligned"
+        log.info("forced alignment failed; using acoustic lip sync")
     elif lip_sync == "auto":
         try:
             return recognize_phones(x16), "recognized"

@@ -50,12 +50,12 @@ _A = {n: i for i, n in enumerate(ARTIC)}
 # class: (targets, alpha_jaw, alpha_lips, theta 1/s)
 VISEMES: dict[str, tuple[dict[str, float], float, float, float]] = {
     "sil": ({"jaw": 0.0}, 1.0, 0.5, 20.0),
-    "PBM": ({"jaw": 0.03, "lip_open": 0.0, "press": 0.35}, 8.0, 25.0, 60.0),
+    "PBM": ({"jaw": 0.03, "lip_open": 0.0, "press": 0.5, "roll_lower": 0.15, "roll_upper": 0.15}, 8.0, 25.0, 60.0),
     "CL": ({"jaw": 0.04, "lip_open": 0.0}, 6.0, 25.0, 60.0),
     "FV": ({"jaw": 0.08, "lip_open": 0.3, "roll_lower": 0.5, "upper_up": 0.25}, 1.0, 8.0, 45.0),
-    "TH": ({"jaw": 0.12, "lower_down": 0.15, "upper_up": 0.1}, 1.0, 1.5, 30.0),
-    "TDNL": ({"jaw": 0.1, "lower_down": 0.1, "upper_up": 0.05, "stretch": 0.1}, 1.2, 0.6, 25.0),
-    "SZ": ({"jaw": 0.04, "stretch": 0.2, "smile": 0.1, "lower_down": 0.12, "upper_up": 0.12}, 2.0, 1.2, 30.0),
+    "TH": ({"jaw": 0.12, "lower_down": 0.15, "upper_up": 0.1}, 0.6, 1.5, 30.0),
+    "TDNL": ({"jaw": 0.1, "lower_down": 0.1, "upper_up": 0.05, "stretch": 0.1}, 0.6, 0.6, 25.0),
+    "SZ": ({"jaw": 0.04, "stretch": 0.2, "smile": 0.1, "lower_down": 0.12, "upper_up": 0.12}, 1.2, 1.2, 30.0),
     "SH": ({"jaw": 0.08, "funnel": 0.45, "pucker": 0.25, "upper_up": 0.2, "lower_down": 0.15}, 1.5, 3.0, 25.0),
     "KG": ({"jaw": 0.14}, 0.6, 0.3, 20.0),
     "HH": ({"jaw": 0.2}, 0.3, 0.2, 20.0),
@@ -63,16 +63,16 @@ VISEMES: dict[str, tuple[dict[str, float], float, float, float]] = {
     "R": ({"jaw": 0.1, "pucker": 0.35, "funnel": 0.25}, 1.0, 1.5, 25.0),
     "W": ({"jaw": 0.05, "lip_open": 0.6, "pucker": 0.6, "funnel": 0.3}, 1.0, 3.0, 25.0),
     "ER": ({"jaw": 0.18, "pucker": 0.25, "funnel": 0.3}, 1.2, 1.0, 15.0),
-    "AA": ({"jaw": 0.55, "lower_down": 0.25, "upper_up": 0.05}, 1.5, 1.0, 15.0),
-    "AE": ({"jaw": 0.45, "stretch": 0.25, "lower_down": 0.3, "upper_up": 0.15}, 1.5, 1.0, 15.0),
-    "AH": ({"jaw": 0.38, "lower_down": 0.2}, 1.5, 1.0, 15.0),
-    "AO": ({"jaw": 0.45, "funnel": 0.35, "pucker": 0.1, "lower_down": 0.15}, 1.5, 1.0, 15.0),
-    "EH": ({"jaw": 0.32, "stretch": 0.2, "lower_down": 0.2, "upper_up": 0.1}, 1.5, 1.0, 15.0),
-    "IH": ({"jaw": 0.2, "stretch": 0.25, "smile": 0.1, "lower_down": 0.1, "upper_up": 0.1}, 1.5, 1.0, 15.0),
-    "IY": ({"jaw": 0.12, "stretch": 0.35, "smile": 0.25, "upper_up": 0.1, "lower_down": 0.05}, 1.5, 1.0, 15.0),
-    "UH": ({"jaw": 0.2, "pucker": 0.35, "funnel": 0.3}, 1.5, 1.5, 15.0),
-    "UW": ({"jaw": 0.12, "lip_open": 0.7, "pucker": 0.75, "funnel": 0.4}, 1.5, 2.5, 15.0),
-    "OW": ({"jaw": 0.3, "funnel": 0.5, "pucker": 0.35}, 1.5, 1.5, 15.0),
+    "AA": ({"jaw": 0.68, "lower_down": 0.3, "upper_up": 0.08}, 2.5, 1.0, 15.0),
+    "AE": ({"jaw": 0.55, "stretch": 0.3, "lower_down": 0.35, "upper_up": 0.15}, 2.5, 1.0, 15.0),
+    "AH": ({"jaw": 0.48, "lower_down": 0.25}, 2.5, 1.0, 15.0),
+    "AO": ({"jaw": 0.55, "funnel": 0.45, "pucker": 0.15, "lower_down": 0.2}, 2.5, 1.0, 15.0),
+    "EH": ({"jaw": 0.34, "stretch": 0.3, "lower_down": 0.2, "upper_up": 0.1}, 2.0, 1.0, 15.0),
+    "IH": ({"jaw": 0.2, "stretch": 0.35, "smile": 0.15, "lower_down": 0.1, "upper_up": 0.1}, 1.5, 1.0, 15.0),
+    "IY": ({"jaw": 0.12, "stretch": 0.5, "smile": 0.3, "upper_up": 0.1, "lower_down": 0.05}, 1.5, 1.2, 15.0),
+    "UH": ({"jaw": 0.2, "pucker": 0.5, "funnel": 0.35}, 1.5, 1.5, 15.0),
+    "UW": ({"jaw": 0.12, "lip_open": 0.7, "pucker": 0.9, "funnel": 0.45}, 1.5, 2.5, 15.0),
+    "OW": ({"jaw": 0.34, "funnel": 0.6, "pucker": 0.45}, 2.0, 1.5, 15.0),
 }
 OPEN_VOWELS = ("AA", "AE", "AH", "AO")
 CLOSURES = ("PBM", "CL")
@@ -98,7 +98,7 @@ _ESPEAK_TO_ARPABET = {
     "aa": "AE", "A:": "AA", "A@": "AA", "A": "AA", "0": "AA", "E": "EH", "e": "EH", "e@": "EH", "eI": "EY",
     "I": "IH", "I2": "IH", "I#": "IH", "i": "IY", "i:": "IY", "i@": "IY", "i@3": "IY", "O": "AO", "O:": "AO",
     "O@": "AO", "o@": "AO", "oU": "OW", "o": "OW", "OI": "OY", "u:": "UW", "u": "UW", "U": "UH", "U@": "UH",
-    "aI": "AY", "aI@": "AY", "aU": "AW", "aU@": "AW", "y": "UW", "Y": "UW",
+    "aI": "AY", "aI@": "AY", "aU": "AW", "aU@": "AW", "y": "UW", "Y": "UW", "2": "UH", "9": "UH",
 }
 """espeak-ng phoneme mnemonics (English set; other languages fall back by their first letter) -> ARPAbet."""
 
