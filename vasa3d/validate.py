@@ -25,6 +25,7 @@ from vasa3d.config import Backend, CameraPathKind, MotionConfig, RenderConfig
 from vasa3d.errors import InputError
 
 MAX_MOTION_SCALE = 3.0
+MAX_EMOTION_INTENSITY = 2.0
 MAX_YAW_DEG = 90.0
 MAX_PITCH_DEG = 60.0
 MIN_SIZE_PX, MAX_SIZE_PX = 64, 2048
@@ -99,6 +100,11 @@ def check_motion_config(cfg: MotionConfig) -> MotionConfig:
     check_number("seed", cfg.seed, 0, MAX_SEED, integer=True)
     check_number("fps", cfg.fps, MIN_FPS, MAX_FPS)
     check_language(cfg.language)
+    from vasa3d.motion.emotion import EMOTIONS, HEAD_MOTION_GAIN
+
+    check_choice("emotion", cfg.emotion, tuple(EMOTIONS))
+    check_number("emotion intensity", cfg.emotion_intensity, 0.0, MAX_EMOTION_INTENSITY)
+    check_choice("head motion", cfg.head_motion, tuple(HEAD_MOTION_GAIN))
     return cfg
 
 

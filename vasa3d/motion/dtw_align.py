@@ -127,4 +127,8 @@ def align_by_synthesis(x16: np.ndarray, transcript: str, language: str) -> list[
         if p.end_s >= keys[-1] and p.phone == "sil":
             b = end
         out.append(Phone(a, max(a, b), p.phone))
+    if out[0].start_s > 0.0:
+        out.insert(0, Phone(0.0, out[0].start_s, "sil"))
+    if out[-1].end_s < end:
+        out.append(Phone(out[-1].end_s, end, "sil"))
     return out

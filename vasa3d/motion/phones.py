@@ -272,29 +272,6 @@ def recognize_phones(x16: np.ndarray) -> list[Phone]:
     return out
 
 
-def recognize_words(x16: np.ndarray) -> list[Phone]:
-    """Phones of English speech without a transcript: PocketSphinx word recognition with its shipped en-US
-    trigram language model and dictionary (decoded in chunks cut at pauses), then forced alignment of the
-    recognised words (`align_transcript`). Word recognition errors mostly swap similar-sounding words, which keeps
-    the visemes (bilabials, open vowels) better than free phone recognition does (measured by
-    `python -m eval motion-check`). x16 [S] float32 at 16 kHz. Raises RuntimeError when nothing is recognised
-    or the alignment fails (the caller falls back to `recognize_phones`).
-    """
-    d = _decoder(bestpath=True)
-    words: list[str] = []
-    for a, b in pause_cuts(x16):
-        d.start_utt()
-        d.process_raw(_pcm16(x16[a:b]), full_utt=True)
-        d.end_utt()
-        hyp = d.hyp()
-        if hyp is not None:
-            words += [w for w in hyp.hypstr.split() if not w.startswith(("<", "[", "+"))]
-    phones = align_transcript(x16, " ".join(words)) if words else None
-    if not phones:
-        raise RuntimeError("no words recognised" if not words else "alignment of the recognised words failed")
-    return phones
-
-
 # ---------------------------------------------------------------------- acoustic fallback
 def acoustic_phones(features: AudioFeatures) -> list[Phone]:
     """Language-independent pseudo-phones (ARPAbet vowels, "CL" closures, "S"/"T" consonants, "SIL") from

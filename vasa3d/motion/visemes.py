@@ -11,7 +11,10 @@ Techniques in Computer Animation): every segment s has, per parameter group (jaw
 D_s(t) = alpha_s * exp(-theta_s * d_s(t)) where d_s(t) is the distance in seconds from t to the segment (0 inside
 it, a flat-top variant), and each parameter is the dominance-weighted mean of the segments' targets. Bilabials
 get a large, sharply falling lip dominance, and a closure constraint (`closure_mask`) makes them reach full
-closure, since a weighted mean alone only approaches a target.
+closure, since a weighted mean alone only approaches a target. Consonants other than bilabials dominate the jaw
+weakly (the tongue, not the jaw, makes them), so short vowels between them still drop the jaw; the amplitudes
+were set against the real GRID video's inner-lip gap statistics (`python -m eval motion-check`: median gap over
+speech frames ~0.007 face heights, 90th percentile ~0.055, open-vowel / bilabial gap ratio ~4.4).
 
 Table (targets; unlisted parameters 0, lip_open 1):
 
@@ -50,17 +53,17 @@ _A = {n: i for i, n in enumerate(ARTIC)}
 # class: (targets, alpha_jaw, alpha_lips, theta 1/s)
 VISEMES: dict[str, tuple[dict[str, float], float, float, float]] = {
     "sil": ({"jaw": 0.0}, 1.0, 0.5, 20.0),
-    "PBM": ({"jaw": 0.03, "lip_open": 0.0, "press": 0.5, "roll_lower": 0.15, "roll_upper": 0.15}, 8.0, 25.0, 60.0),
-    "CL": ({"jaw": 0.04, "lip_open": 0.0}, 6.0, 25.0, 60.0),
+    "PBM": ({"jaw": 0.03, "lip_open": 0.0, "press": 0.5, "roll_lower": 0.15, "roll_upper": 0.15}, 8.0, 5.0, 80.0),
+    "CL": ({"jaw": 0.04, "lip_open": 0.0}, 6.0, 5.0, 80.0),
     "FV": ({"jaw": 0.08, "lip_open": 0.3, "roll_lower": 0.5, "upper_up": 0.25}, 1.0, 8.0, 45.0),
-    "TH": ({"jaw": 0.12, "lower_down": 0.15, "upper_up": 0.1}, 0.6, 1.5, 30.0),
-    "TDNL": ({"jaw": 0.1, "lower_down": 0.1, "upper_up": 0.05, "stretch": 0.1}, 0.6, 0.6, 25.0),
-    "SZ": ({"jaw": 0.04, "stretch": 0.2, "smile": 0.1, "lower_down": 0.12, "upper_up": 0.12}, 1.2, 1.2, 30.0),
-    "SH": ({"jaw": 0.08, "funnel": 0.45, "pucker": 0.25, "upper_up": 0.2, "lower_down": 0.15}, 1.5, 3.0, 25.0),
-    "KG": ({"jaw": 0.14}, 0.6, 0.3, 20.0),
-    "HH": ({"jaw": 0.2}, 0.3, 0.2, 20.0),
-    "Y": ({"jaw": 0.08, "stretch": 0.3, "smile": 0.15}, 1.0, 1.0, 25.0),
-    "R": ({"jaw": 0.1, "pucker": 0.35, "funnel": 0.25}, 1.0, 1.5, 25.0),
+    "TH": ({"jaw": 0.06, "lower_down": 0.1, "upper_up": 0.05}, 0.6, 1.5, 30.0),
+    "TDNL": ({"jaw": 0.05, "lower_down": 0.04, "stretch": 0.1}, 0.6, 0.6, 25.0),
+    "SZ": ({"jaw": 0.03, "stretch": 0.25, "smile": 0.1, "lower_down": 0.06, "upper_up": 0.06}, 1.2, 1.2, 30.0),
+    "SH": ({"jaw": 0.05, "funnel": 0.5, "pucker": 0.3, "upper_up": 0.1, "lower_down": 0.08}, 1.5, 3.0, 25.0),
+    "KG": ({"jaw": 0.07}, 0.6, 0.3, 20.0),
+    "HH": ({"jaw": 0.12}, 0.3, 0.2, 20.0),
+    "Y": ({"jaw": 0.05, "stretch": 0.35, "smile": 0.15}, 1.0, 1.0, 25.0),
+    "R": ({"jaw": 0.06, "pucker": 0.4, "funnel": 0.3}, 1.0, 1.5, 25.0),
     "W": ({"jaw": 0.05, "lip_open": 0.6, "pucker": 0.6, "funnel": 0.3}, 1.0, 3.0, 25.0),
     "ER": ({"jaw": 0.18, "pucker": 0.25, "funnel": 0.3}, 1.2, 1.0, 15.0),
     "AA": ({"jaw": 0.68, "lower_down": 0.3, "upper_up": 0.08}, 2.5, 1.0, 15.0),
@@ -164,7 +167,7 @@ def coarticulate(segments: list[tuple[float, float, str]], times_s: np.ndarray) 
     weighted blending of the segments' viseme targets (Cohen & Massaro 1993, flat-top variant, see module doc).
 
     Times far (> 0.6 s) from every segment get the rest pose. lip_open is then forced to 0 inside bilabials
-    (`closure_mask`).
+    (`closure_mask`), and so are lower_down and upper_up (which part the lips too).
     """
     n = len(times_s)
     num = np.zeros((n, len(ARTIC)))
@@ -186,7 +189,8 @@ def coarticulate(segments: list[tuple[float, float, str]], times_s: np.ndarray) 
         num[lo:hi] += d * _target(cls)[None, :]
         den[lo:hi] += d
     out = num / den
-    out[:, _A["lip_open"]] *= 1.0 - closure_mask(segments, times_s)
+    open_lips = [_A["lip_open"], _A["lower_down"], _A["upper_up"]]     # each parts the lips
+    out[:, open_lips] *= 1.0 - closure_mask(segments, times_s)[:, None]
     return out
 
 
