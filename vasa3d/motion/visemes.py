@@ -20,20 +20,20 @@ Table (targets; unlisted parameters 0, lip_open 1):
 
 | class | phones (ARPAbet / espeak) | targets |
 |---|---|---|
-| PBM | P B M / p b m | lips closed (lip_open 0) and pressed, jaw 0.03 |
+| PBM | P B M / p b m | lips closed (lip_open 0), pressed and slightly rolled, jaw 0.03 |
 | CL | (acoustic fallback only) | lips closed without press, jaw 0.04 |
 | FV | F V / f v | lower lip tucked (roll_lower 0.5, upper_up 0.25), lips almost closed |
-| TH | TH DH / T D | jaw 0.12, lips slightly apart |
-| TDNL | T D N L / t d n l | jaw 0.1, neutral lips, weak lip dominance |
+| TH | TH DH / T D | jaw 0.06, lips slightly apart |
+| TDNL | T D N L / t d n l | jaw 0.05, neutral lips, weak jaw and lip dominance |
 | SZ | S Z / s z | jaw nearly closed, lips apart and spread (teeth visible) |
 | SH | SH ZH CH JH / S Z tS dZ | funnel 0.45, pucker 0.25, lips apart |
-| KG | K G NG HH / k g N h x ? | jaw 0.14, weak dominance (takes the neighbours' shape) |
+| KG | K G NG HH / k g N h x ? | jaw 0.07 (HH 0.12), weak dominance (takes the neighbours' shape) |
 | Y | Y / j | spread lips |
 | R | R / r | slight pucker and funnel |
 | W | W / w | pucker 0.6, funnel 0.3, small lip opening |
-| open vowels | AA AE AH AO / A: a aa V @ O: 0 | jaw 0.38-0.55 (+ stretch for AE, funnel for AO) |
-| mid/close vowels | EH IH IY / E e I i: | jaw 0.12-0.32 with stretch and smile |
-| rounded vowels | UH UW OW ER / U u: oU 3: | pucker/funnel, jaw 0.12-0.3 |
+| open vowels | AA AE AH AO / A: a aa V @ O: 0 | jaw 0.48-0.68, strong jaw dominance (+ stretch for AE, funnel for AO) |
+| mid/close vowels | EH IH IY / E e I i: | jaw 0.12-0.34 with stretch (up to 0.5) and smile |
+| rounded vowels | UH UW OW ER / U u: oU 3: 2 9 y | pucker (up to 0.9) and funnel, jaw 0.12-0.34 |
 | diphthongs | AY AW EY OY OW / aI aU eI OI oU | split 60/40 into their two vowel targets |
 | sil | SIL sp _ | everything 0 (rest) |
 """
