@@ -53,8 +53,8 @@ _A = {n: i for i, n in enumerate(ARTIC)}
 # class: (targets, alpha_jaw, alpha_lips, theta 1/s)
 VISEMES: dict[str, tuple[dict[str, float], float, float, float]] = {
     "sil": ({"jaw": 0.0}, 1.0, 0.5, 20.0),
-    "PBM": ({"jaw": 0.03, "lip_open": 0.0, "press": 0.5, "roll_lower": 0.15, "roll_upper": 0.15}, 8.0, 5.0, 80.0),
-    "CL": ({"jaw": 0.04, "lip_open": 0.0}, 6.0, 5.0, 80.0),
+    "PBM": ({"jaw": 0.03, "lip_open": 0.0, "press": 0.5, "roll_lower": 0.15, "roll_upper": 0.15}, 8.0, 25.0, 60.0),
+    "CL": ({"jaw": 0.04, "lip_open": 0.0}, 6.0, 25.0, 60.0),
     "FV": ({"jaw": 0.08, "lip_open": 0.3, "roll_lower": 0.5, "upper_up": 0.25}, 1.0, 8.0, 45.0),
     "TH": ({"jaw": 0.06, "lower_down": 0.1, "upper_up": 0.05}, 0.6, 1.5, 30.0),
     "TDNL": ({"jaw": 0.05, "lower_down": 0.04, "stretch": 0.1}, 0.6, 0.6, 25.0),
