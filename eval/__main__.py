@@ -39,6 +39,14 @@ def _parser() -> argparse.ArgumentParser:
     hc = sub.add_parser("head-check", help="the head model's tracker figures on renders of portraits (JSON)")
     hc.add_argument("portraits", nargs="*", type=Path,
                     help="portrait images (default: every image in ../shared/data/portraits)")
+    mc = sub.add_parser("motion-check", help="lip-sync, silence and head-motion figures of the motion model (JSON)")
+    mc.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data",
+                    help="data folder with portraits/, audio/, video/ (default: ../shared/data)")
+    mc.add_argument("--portrait", default="p02_obama_official.jpg", help="portrait file name in DATA/portraits")
+    mc.add_argument("--size", type=int, default=512, help="render side in pixels (default: %(default)s)")
+    mc.add_argument("--cases", help="comma-separated case names (default: all)")
+    mc.add_argument("--strip", type=Path, help="write a mouth close-up strip (PNG) of the English text case")
+    mc.add_argument("--no-reference", action="store_true", help="skip the real GRID video's figures")
     return p
 
 
@@ -100,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "head-check":
         return _head_check(args)
+    if args.command == "motion-check":
+        from eval.motion_check import main as motion_check_main
+
+        return motion_check_main(args.data, args.portrait, args.size, args.cases.split(",") if args.cases else None,
+                                 args.strip, not args.no_reference)
     return _make_bench(args) if args.command == "make-bench" else _run(args)
 
 

@@ -67,6 +67,20 @@ def _add_render_options(p: argparse.ArgumentParser, fps_default: float | None) -
                    help="where posing and rasterizing run: auto (a CUDA GPU with gsplat when present), cpu, cuda")
 
 
+def _add_style_options(p) -> None:
+    """--emotion, --emotion-intensity, --head-motion (defaults from MotionConfig)."""
+    from vasa3d import validate as v
+    from vasa3d.motion.emotion import EMOTIONS, HEAD_MOTION_GAIN
+
+    m = _DEFAULTS.motion
+    p.add_argument("--emotion", choices=tuple(EMOTIONS), default=m.emotion,
+                   help="expression under the speech (ARKit preset)")
+    p.add_argument("--emotion-intensity", type=float, default=m.emotion_intensity,
+                   help=f"strength of the emotion, 0-{v.MAX_EMOTION_INTENSITY:g}")
+    p.add_argument("--head-motion", choices=tuple(HEAD_MOTION_GAIN), default=m.head_motion,
+                   help="head motion style: still (the photo's pose), natural, lively")
+
+
 def _parser() -> argparse.ArgumentParser:
     from vasa3d import validate as v
 
@@ -85,6 +99,9 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"strength of nods and sway, 0-{v.MAX_MOTION_SCALE:g} (0 = still)")
     p.add_argument("--seed", type=int, default=m.seed,
                    help="random seed of blinks and head motion (same seed, same video)")
+    p.add_argument("--language", default=m.language,
+                   help="espeak-ng code of the speech's language (fr, es, de, cmn, ...); aligns a transcript in it")
+    _add_style_options(p)
     _add_render_options(p, _DEFAULTS.render.fps)
     p = sub.add_parser("build", help="portrait -> avatar .npz (and a 3DGS .ply)")
     p.add_argument("image", help="portrait photo")
@@ -102,6 +119,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--transcript", help="the words spoken, or a .txt file holding them")
     p.add_argument("--plot", help="also write a PNG plot of waveform, phones and coefficients")
     p.add_argument("--seed", type=int, default=m.seed, help="random seed of blinks and head motion")
+    p.add_argument("--language", default=m.language, help="espeak-ng code of the speech's language (fr, es, ...)")
+    _add_style_options(p)
     p = sub.add_parser("pose", help="render one frame of the avatar with chosen blendshapes and viewpoint")
     p.add_argument("image", help="portrait photo")
     p.add_argument("-o", "--output", required=True, help="image to write (.png, .jpg, .webp, .bmp, .tif)")
@@ -119,6 +138,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("text", help="the words to speak")
     p.add_argument("-o", "--output", required=True, help="wav to write (a .phones.json sidecar goes beside it)")
     p.add_argument("--voice", default="en-us", help="espeak-ng voice")
+    p.add_argument("--language", help="espeak-ng language code (fr, es, de, cmn, ...); the voice, if given")
     p = sub.add_parser("bench", help="benchmarks; print JSON")
     bsub = p.add_subparsers(dest="bench", required=True, parser_class=_Parser)
     b = bsub.add_parser("render", help="rasterizer speed")
@@ -178,7 +198,9 @@ def _cmd_talk(a) -> int:
 
     req = TalkRequest(image=a.image, audio=a.audio, output=Path(a.output), yaw_deg=a.yaw_deg, pitch_deg=a.pitch_deg,
                       camera_path=a.camera_path, size=a.size, fps=a.fps, expression_scale=a.expression_scale,
-                      head_motion_scale=a.head_motion_scale, seed=a.seed, backend=a.backend, device=a.device)
+                      head_motion_scale=a.head_motion_scale, seed=a.seed, backend=a.backend, device=a.device,
+                      language=a.language, emotion=a.emotion, emotion_intensity=a.emotion_intensity,
+                      head_motion=a.head_motion)
     req.validate(_DEFAULTS)          # every option and path, before any work
     transcript = _read_transcript(a.transcript)
     phones = load_phones(a.audio) if Path(a.audio).suffix.lower() == ".wav" else None
@@ -255,11 +277,13 @@ def _cmd_motion(a) -> int:
     v.check_output_path(a.output, inputs=(a.audio,), suffixes=(".npz", ".json"))
     if a.plot:
         v.check_output_path(a.plot, inputs=(a.audio, a.output), suffixes=(".png",))
-    check_motion_config(MotionConfig(seed=a.seed))
+    cfg = check_motion_config(MotionConfig(seed=a.seed, language=a.language, emotion=a.emotion,
+                                           emotion_intensity=a.emotion_intensity, head_motion=a.head_motion))
     wave = read_audio(a.audio, sr=AUDIO_RATE)
     phones = load_phones(a.audio) if Path(a.audio).suffix.lower() == ".wav" else None
     transcript = _read_transcript(a.transcript)
-    motion = motion_from_audio(wave, AUDIO_RATE, transcript, phones=phones, config=MotionConfig(seed=a.seed))
+    motion = motion_from_audio(wave, AUDIO_RATE, transcript, phones=phones,
+                               config=cfg)
     motion.save(a.output)
     if a.plot:
         from vasa3d.motion import plot as motion_plot
@@ -344,7 +368,11 @@ def _cmd_say(a) -> int:
     from vasa3d.validate import check_output_path
 
     check_output_path(a.output, suffixes=(".wav",))
-    speech = synthesize_speech(a.text, voice=a.voice)
+    if a.language:
+        from vasa3d.validate import check_language
+
+        check_language(a.language)
+    speech = synthesize_speech(a.text, voice=a.language or a.voice)
     speech.save(a.output)
     print(json.dumps({"wav": a.output, "duration_s": round(len(speech.wave) / speech.sr, 3),
                       "phones": [[round(p.start_s, 3), round(p.end_s, 3), p.phone] for p in speech.phones]}))

@@ -49,6 +49,12 @@ class MotionConfig:
     # from energy and spectrum (any language); "loudness" = the loudness envelope only
     lip_sync: Literal["auto", "acoustic", "loudness"] = "auto"
     visual_lead_s: float = 0.05      # mouth shapes lead the audio by this much, seconds
+    # language: espeak-ng voice code of the speech ("fr", "es", "cmn", ...); "" = English or unknown. A transcript
+    # in a language other than English is aligned by espeak synthesis + DTW (vasa3d.motion.dtw_align)
+    language: str = ""
+    emotion: Literal["neutral", "happy", "sad", "angry", "surprised"] = "neutral"   # preset under the speech
+    emotion_intensity: float = 1.0   # 0-2: strength of the emotion preset (vasa3d.motion.emotion)
+    head_motion: Literal["still", "natural", "lively"] = "natural"  # multiplies head_motion_scale by 0, 1, 1.7
 
 
 @dataclass(frozen=True)

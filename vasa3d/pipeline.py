@@ -36,6 +36,8 @@ class TalkRequest:
     image: path, PIL image or RGB array of the portrait, or an avatar (an `Avatar`, or a saved .npz such as
     `vasa3d fit` writes). audio: path of a speech file or (wave, sample_rate).
     transcript: the words spoken (optional; improves lip sync). phones: exact phone segments (from `vasa3d say`).
+    language: espeak-ng code of the speech's language ("fr", "es", ...; None: the config's, "" = English).
+    emotion (neutral, happy, sad, angry, surprised), emotion_intensity (0-2), head_motion (still, natural, lively).
     output: where the mp4 goes. The rest override `PipelineConfig.render` / `.motion` for this request only;
     None keeps the config's value. Angles in degrees (UI edge). `validate` checks it all (limits in
     `vasa3d.validate`); `TalkingHeadPipeline.run` calls it before any work.
@@ -56,6 +58,10 @@ class TalkRequest:
     seed: int | None = None
     backend: Backend | None = None
     device: Device | None = None
+    language: str | None = None
+    emotion: str | None = None
+    emotion_intensity: float | None = None
+    head_motion: str | None = None
 
     def validate(self, config: PipelineConfig = PipelineConfig()) -> tuple[RenderConfig, MotionConfig]:
         """This request's render and motion configs (`config` with the request's overrides), after checking
@@ -89,7 +95,10 @@ class TalkRequest:
         motion_cfg = v.check_motion_config(replace(
             mc, fps=render_cfg.fps, seed=pick(self.seed, mc.seed),
             expression_scale=pick(self.expression_scale, mc.expression_scale),
-            head_motion_scale=pick(self.head_motion_scale, mc.head_motion_scale)))
+            head_motion_scale=pick(self.head_motion_scale, mc.head_motion_scale),
+            language=pick(self.language, mc.language), emotion=pick(self.emotion, mc.emotion),
+            emotion_intensity=pick(self.emotion_intensity, mc.emotion_intensity),
+            head_motion=pick(self.head_motion, mc.head_motion)))
         return replace(render_cfg, size=int(render_cfg.size)), replace(motion_cfg, seed=int(motion_cfg.seed))
 
 

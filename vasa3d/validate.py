@@ -25,6 +25,7 @@ from vasa3d.config import Backend, CameraPathKind, MotionConfig, RenderConfig
 from vasa3d.errors import InputError
 
 MAX_MOTION_SCALE = 3.0
+MAX_EMOTION_INTENSITY = 2.0
 MAX_YAW_DEG = 90.0
 MAX_PITCH_DEG = 60.0
 MIN_SIZE_PX, MAX_SIZE_PX = 64, 2048
@@ -98,7 +99,29 @@ def check_motion_config(cfg: MotionConfig) -> MotionConfig:
     check_number("head-motion scale", cfg.head_motion_scale, 0.0, MAX_MOTION_SCALE)
     check_number("seed", cfg.seed, 0, MAX_SEED, integer=True)
     check_number("fps", cfg.fps, MIN_FPS, MAX_FPS)
+    check_language(cfg.language)
+    from vasa3d.motion.emotion import EMOTIONS, HEAD_MOTION_GAIN
+
+    check_choice("emotion", cfg.emotion, tuple(EMOTIONS))
+    check_number("emotion intensity", cfg.emotion_intensity, 0.0, MAX_EMOTION_INTENSITY)
+    check_choice("head motion", cfg.head_motion, tuple(HEAD_MOTION_GAIN))
     return cfg
+
+
+def check_language(code) -> str:
+    """`code` if it is "" (English or unknown) or an espeak-ng voice code espeak-ng has ("fr", "es", "de",
+    "cmn", "en-gb", ...); else InputError."""
+    import re
+
+    if code == "":
+        return code
+    if not isinstance(code, str) or not re.fullmatch(r"[A-Za-z]{2,3}([-_+][A-Za-z0-9]+)*", code):
+        raise InputError(f"language must be an espeak-ng voice code such as fr, es, de, cmn, got {code!r}")
+    from vasa3d.io.tts import has_voice
+
+    if not has_voice(code):
+        raise InputError(f"espeak-ng has no voice for language {code!r}; try fr, es, de, it, pt, ru, ja, cmn")
+    return code
 
 
 def check_input_file(path, what: str) -> Path:

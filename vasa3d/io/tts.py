@@ -204,6 +204,12 @@ def synthesize_speech(text: str, voice: str = "en-us", rate_wpm: int = 160) -> S
                   meta={"rate_wpm": int(rate_wpm), "engine": "espeak-ng"})
 
 
+def has_voice(voice: str) -> bool:
+    """True when espeak-ng has `voice` (a voice name such as "fr", "en-us", "cmn", or a language code some voice
+    declares); loads the library on first use. Raises RuntimeError when the library fails to load."""
+    return isinstance(voice, str) and bool(voice.strip()) and _ENGINE.has_voice(voice.strip())
+
+
 class _EspeakUnion(ctypes.Union):
     _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
 
@@ -262,6 +268,11 @@ class _EspeakEngine:
             self._chunks, self._events = [], []
         samples = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
         return samples, [self._event(raw, self._sr) for raw in raw_events], self._sr
+
+    def has_voice(self, voice: str) -> bool:
+        """Whether `voice` can be selected (see `_set_voice`)."""
+        with self._lock:
+            return self._set_voice(self._load(), voice)
 
     def _set_voice(self, lib, voice: str) -> bool:
         """Select a voice by file name ("en-us") or, failing that, by a language code some voice lists ("en-gb")."""

@@ -14,6 +14,7 @@ import numpy as np
 
 from vasa3d.arkit import MOTION_BLENDSHAPES
 from vasa3d.config import MotionConfig
+from vasa3d.motion.emotion import EMOTIONS, HEAD_MOTION_GAIN
 from vasa3d.motion.eyes import blink_times, blink_track, gaze_track
 from vasa3d.motion.features import AudioFeatures, compute_features, prepare_wave
 from vasa3d.motion.mouth import loudness_mouth, phone_mouth
@@ -40,6 +41,12 @@ def _check_config(config: MotionConfig, num_frames: int | None) -> None:
         raise ValueError("MotionConfig.expression_scale and head_motion_scale must be >= 0")
     if config.lip_sync not in ("auto", "acoustic", "loudness"):
         raise ValueError(f"MotionConfig.lip_sync must be auto, acoustic or loudness, got {config.lip_sync!r}")
+    if config.emotion not in EMOTIONS or not config.emotion_intensity >= 0:
+        raise ValueError(f"MotionConfig.emotion must be one of {', '.join(EMOTIONS)} with intensity >= 0, "
+                         f"got {config.emotion!r} at {config.emotion_intensity}")
+    if config.head_motion not in HEAD_MOTION_GAIN:
+        raise ValueError(f"MotionConfig.head_motion must be one of {', '.join(HEAD_MOTION_GAIN)}, "
+                         f"got {config.head_motion!r}")
     if not abs(config.visual_lead_s) <= 0.5:
         raise ValueError(f"MotionConfig.visual_lead_s must be within +-0.5 s, got {config.visual_lead_s}")
     if num_frames is not None and (int(num_frames) != num_frames or num_frames < 1):
@@ -81,7 +88,9 @@ def motion_from_audio(wave: np.ndarray, sr: int, transcript: str | None = None, 
     mnemonics or ARPAbet), which take precedence over the transcript (e.g. `vasa3d.io.tts.Speech.phones`).
     config: fps; expression_scale (multiplies mouth and brow coefficients); head_motion_scale (multiplies head
     rotation and translation); seed; lip_sync ("auto" phones > alignment > recognition, "acoustic", "loudness");
-    visual_lead_s (mouth shapes lead the audio). num_frames: T, default ceil(duration_s * fps) so the video is
+    visual_lead_s (mouth shapes lead the audio); language (espeak code of a non-English transcript); emotion
+    and emotion_intensity (a preset expression under the speech); head_motion (still, natural, lively: multiplies
+    head_motion_scale by 0, 1, 1.7). num_frames: T, default ceil(duration_s * fps) so the video is
     as long as the audio (frames past the audio's end are silence).
 
     Method: phones -> viseme targets blended with Cohen & Massaro (1993) dominance functions, full closure on
@@ -90,7 +99,8 @@ def motion_from_audio(wave: np.ndarray, sr: int, transcript: str | None = None, 
     over seeded sway (`.prosody`); gamma-interval blinks drawn to pauses and centre-biased gaze saccades
     (`.eyes`). Same input and seed -> identical output.
 
-    Returns a MotionSequence with names = vasa3d.arkit.MOTION_BLENDSHAPES, coeffs [T, 21] float32 in [0, 1],
+    Returns a MotionSequence with names = vasa3d.arkit.MOTION_BLENDSHAPES (+ the emotion's extra names),
+    coeffs [T, K] float32 in [0, 1],
     head_rotation [T, 3] (axis-angle rad), head_translation [T, 3] (m), gaze [T, 2] (rad); see
     `vasa3d.motion.sequence` for frames and signs. In silence the mouth is at rest (all jaw/mouth coefficients
     exactly 0). Raises InputError for an empty, multi-channel or non-finite wave or a sample rate below 4 kHz;
@@ -106,7 +116,7 @@ def motion_from_audio(wave: np.ndarray, sr: int, transcript: str | None = None, 
     if config.lip_sync == "loudness":
         mouth = loudness_mouth(feats, times, config.visual_lead_s)
     else:
-        found, source = find_phones(x16, feats, transcript, phones, config.lip_sync)
+        found, source = find_phones(x16, feats, transcript, phones, config.lip_sync, config.language)
         log.debug("lip sync from %s phones (%d)", source, len(found))
         mouth = phone_mouth(viseme_segments(found), feats, times, config.fps, config.visual_lead_s)
     f0, _ = pitch_track(x16)
@@ -117,7 +127,8 @@ def motion_from_audio(wave: np.ndarray, sr: int, transcript: str | None = None, 
                                             pause_starts(feats.times_s, feats.openness)), config.fps)
     gaze = gaze_track(times, _rng(config.seed, "gaze"), activity)
     rot, trans = head_motion(times, activity, acc_t, acc_a, _rng(config.seed, "head"), config.fps,
-                             config.head_motion_scale, f0_head_pitch(times, feats.times_s, f0))
+                             config.head_motion_scale * HEAD_MOTION_GAIN[config.head_motion],
+                             f0_head_pitch(times, feats.times_s, f0))
     brow = brow_raises(times, acc_t, acc_a, _rng(config.seed, "brow"))
 
     tracks = dict(mouth)
@@ -127,25 +138,31 @@ def motion_from_audio(wave: np.ndarray, sr: int, transcript: str | None = None, 
 
 
 def find_phones(x16: np.ndarray, features: AudioFeatures, transcript: str | None = None, phones=None,
-                lip_sync: str = "auto") -> tuple[list[Phone], str]:
+                lip_sync: str = "auto", language: str = "") -> tuple[list[Phone], str]:
     """Phones with times for 16 kHz speech x16 [S] float32, and where they came from.
 
     lip_sync "auto": the given `phones` (any objects with start_s, end_s, phone; espeak or ARPAbet) if any;
-    else forced alignment of an English `transcript` (PocketSphinx); else phone recognition (PocketSphinx
-    allphone) when there is no transcript; the acoustic pseudo-phones when the transcript is not English or
-    PocketSphinx fails. lip_sync "acoustic": always the acoustic pseudo-phones. Returns (phones, source) with
-    source one of "given", "aligned", "recognized", "acoustic".
+    else forced alignment of the `transcript`: PocketSphinx for English (language "" or "en*"), espeak-ng
+    synthesis + DTW (`vasa3d.motion.dtw_align`) for any other espeak `language` or when PocketSphinx fails;
+    else phone recognition (PocketSphinx allphone) when there is no transcript; the acoustic pseudo-phones when
+    the transcript is not English and no language is given, or when the rest fails. lip_sync "acoustic": always
+    the acoustic pseudo-phones. Returns (phones, source) with source one of "given", "aligned", "recognized",
+    "acoustic".
     """
     if lip_sync == "auto" and phones is not None:
         return as_phones(phones), "given"
     if lip_sync == "auto" and not np.any(features.openness > 0):
         return [], "acoustic"
+    english = not language or language.lower().startswith("en")
     if lip_sync == "auto" and transcript and transcript.strip():
-        if is_english_text(transcript):
-            aligned = align_transcript(x16, transcript)
-            if aligned:
-                return aligned, "aligned"
-            log.info("forced alignment failed; using acoustic lip sync")
+        aligned = align_transcript(x16, transcript) if english and is_english_text(transcript) else None
+        if not aligned and language:
+            from vasa3d.motion.dtw_align import align_by_synthesis
+
+            aligned = align_by_synthesis(x16, transcript, language)
+        if aligned:
+            return aligned, "aligned"
+        log.info("forced alignment failed; using acoustic lip sync")
     elif lip_sync == "auto":
         try:
             return recognize_phones(x16), "recognized"
@@ -157,14 +174,25 @@ def find_phones(x16: np.ndarray, features: AudioFeatures, transcript: str | None
 def assemble(tracks: dict[str, np.ndarray], rot: np.ndarray, trans: np.ndarray, gaze: np.ndarray,
              config: MotionConfig) -> MotionSequence:
     """Build the MotionSequence over MOTION_BLENDSHAPES: missing tracks are 0; mouth and brow tracks are
-    multiplied by config.expression_scale; everything is clipped to [0, 1]."""
+    multiplied by config.expression_scale; then config.emotion's preset is added under them at
+    config.emotion_intensity (`vasa3d.motion.emotion`; its extra names, e.g. cheekSquintLeft, follow
+    MOTION_BLENDSHAPES in ARKit order); everything is clipped to [0, 1]."""
+    from vasa3d.arkit import ARKIT_BLENDSHAPES
+    from vasa3d.motion.emotion import emotion_tracks
+
     n = len(rot)
-    coeffs = np.zeros((n, len(MOTION_BLENDSHAPES)), np.float32)
-    for k, name in enumerate(MOTION_BLENDSHAPES):
+    scaled = {}
+    for name in MOTION_BLENDSHAPES:
         if name in tracks:
             scale = config.expression_scale if name.startswith(_MOUTH_PREFIXES + ("brow",)) else 1.0
-            coeffs[:, k] = np.clip(np.asarray(tracks[name], np.float32) * scale, 0.0, 1.0)
-    return MotionSequence(config.fps, MOTION_BLENDSHAPES, coeffs, rot, trans, gaze)
+            scaled[name] = np.clip(np.asarray(tracks[name], np.float32) * scale, 0.0, 1.0)
+    scaled = emotion_tracks(config.emotion, config.emotion_intensity, scaled, n)
+    names = MOTION_BLENDSHAPES + tuple(k for k in ARKIT_BLENDSHAPES if k in scaled and k not in MOTION_BLENDSHAPES)
+    coeffs = np.zeros((n, len(names)), np.float32)
+    for k, name in enumerate(names):
+        if name in scaled:
+            coeffs[:, k] = scaled[name]
+    return MotionSequence(config.fps, names, coeffs, rot, trans, gaze)
 
 
 __all__ = ["motion_from_audio", "find_phones", "assemble"]

@@ -11,26 +11,29 @@ Techniques in Computer Animation): every segment s has, per parameter group (jaw
 D_s(t) = alpha_s * exp(-theta_s * d_s(t)) where d_s(t) is the distance in seconds from t to the segment (0 inside
 it, a flat-top variant), and each parameter is the dominance-weighted mean of the segments' targets. Bilabials
 get a large, sharply falling lip dominance, and a closure constraint (`closure_mask`) makes them reach full
-closure, since a weighted mean alone only approaches a target.
+closure, since a weighted mean alone only approaches a target. Consonants other than bilabials dominate the jaw
+weakly (the tongue, not the jaw, makes them), so short vowels between them still drop the jaw; the amplitudes
+were set against the real GRID video's inner-lip gap statistics (`python -m eval motion-check`: median gap over
+speech frames ~0.007 face heights, 90th percentile ~0.055, open-vowel / bilabial gap ratio ~4.4).
 
 Table (targets; unlisted parameters 0, lip_open 1):
 
 | class | phones (ARPAbet / espeak) | targets |
 |---|---|---|
-| PBM | P B M / p b m | lips closed (lip_open 0) and pressed, jaw 0.03 |
+| PBM | P B M / p b m | lips closed (lip_open 0), pressed and slightly rolled, jaw 0.03 |
 | CL | (acoustic fallback only) | lips closed without press, jaw 0.04 |
 | FV | F V / f v | lower lip tucked (roll_lower 0.5, upper_up 0.25), lips almost closed |
-| TH | TH DH / T D | jaw 0.12, lips slightly apart |
-| TDNL | T D N L / t d n l | jaw 0.1, neutral lips, weak lip dominance |
+| TH | TH DH / T D | jaw 0.06, lips slightly apart |
+| TDNL | T D N L / t d n l | jaw 0.05, neutral lips, weak jaw and lip dominance |
 | SZ | S Z / s z | jaw nearly closed, lips apart and spread (teeth visible) |
 | SH | SH ZH CH JH / S Z tS dZ | funnel 0.45, pucker 0.25, lips apart |
-| KG | K G NG HH / k g N h x ? | jaw 0.14, weak dominance (takes the neighbours' shape) |
+| KG | K G NG HH / k g N h x ? | jaw 0.07 (HH 0.12), weak dominance (takes the neighbours' shape) |
 | Y | Y / j | spread lips |
 | R | R / r | slight pucker and funnel |
 | W | W / w | pucker 0.6, funnel 0.3, small lip opening |
-| open vowels | AA AE AH AO / A: a aa V @ O: 0 | jaw 0.38-0.55 (+ stretch for AE, funnel for AO) |
-| mid/close vowels | EH IH IY / E e I i: | jaw 0.12-0.32 with stretch and smile |
-| rounded vowels | UH UW OW ER / U u: oU 3: | pucker/funnel, jaw 0.12-0.3 |
+| open vowels | AA AE AH AO / A: a aa V @ O: 0 | jaw 0.48-0.68, strong jaw dominance (+ stretch for AE, funnel for AO) |
+| mid/close vowels | EH IH IY / E e I i: | jaw 0.12-0.34 with stretch (up to 0.5) and smile |
+| rounded vowels | UH UW OW ER / U u: oU 3: 2 9 y | pucker (up to 0.9) and funnel, jaw 0.12-0.34 |
 | diphthongs | AY AW EY OY OW / aI aU eI OI oU | split 60/40 into their two vowel targets |
 | sil | SIL sp _ | everything 0 (rest) |
 """
@@ -50,29 +53,29 @@ _A = {n: i for i, n in enumerate(ARTIC)}
 # class: (targets, alpha_jaw, alpha_lips, theta 1/s)
 VISEMES: dict[str, tuple[dict[str, float], float, float, float]] = {
     "sil": ({"jaw": 0.0}, 1.0, 0.5, 20.0),
-    "PBM": ({"jaw": 0.03, "lip_open": 0.0, "press": 0.35}, 8.0, 25.0, 60.0),
+    "PBM": ({"jaw": 0.03, "lip_open": 0.0, "press": 0.5, "roll_lower": 0.15, "roll_upper": 0.15}, 8.0, 25.0, 60.0),
     "CL": ({"jaw": 0.04, "lip_open": 0.0}, 6.0, 25.0, 60.0),
     "FV": ({"jaw": 0.08, "lip_open": 0.3, "roll_lower": 0.5, "upper_up": 0.25}, 1.0, 8.0, 45.0),
-    "TH": ({"jaw": 0.12, "lower_down": 0.15, "upper_up": 0.1}, 1.0, 1.5, 30.0),
-    "TDNL": ({"jaw": 0.1, "lower_down": 0.1, "upper_up": 0.05, "stretch": 0.1}, 1.2, 0.6, 25.0),
-    "SZ": ({"jaw": 0.04, "stretch": 0.2, "smile": 0.1, "lower_down": 0.12, "upper_up": 0.12}, 2.0, 1.2, 30.0),
-    "SH": ({"jaw": 0.08, "funnel": 0.45, "pucker": 0.25, "upper_up": 0.2, "lower_down": 0.15}, 1.5, 3.0, 25.0),
-    "KG": ({"jaw": 0.14}, 0.6, 0.3, 20.0),
-    "HH": ({"jaw": 0.2}, 0.3, 0.2, 20.0),
-    "Y": ({"jaw": 0.08, "stretch": 0.3, "smile": 0.15}, 1.0, 1.0, 25.0),
-    "R": ({"jaw": 0.1, "pucker": 0.35, "funnel": 0.25}, 1.0, 1.5, 25.0),
+    "TH": ({"jaw": 0.06, "lower_down": 0.1, "upper_up": 0.05}, 0.6, 1.5, 30.0),
+    "TDNL": ({"jaw": 0.05, "lower_down": 0.04, "stretch": 0.1}, 0.6, 0.6, 25.0),
+    "SZ": ({"jaw": 0.03, "stretch": 0.25, "smile": 0.1, "lower_down": 0.06, "upper_up": 0.06}, 1.2, 1.2, 30.0),
+    "SH": ({"jaw": 0.05, "funnel": 0.5, "pucker": 0.3, "upper_up": 0.1, "lower_down": 0.08}, 1.5, 3.0, 25.0),
+    "KG": ({"jaw": 0.07}, 0.6, 0.3, 20.0),
+    "HH": ({"jaw": 0.12}, 0.3, 0.2, 20.0),
+    "Y": ({"jaw": 0.05, "stretch": 0.35, "smile": 0.15}, 1.0, 1.0, 25.0),
+    "R": ({"jaw": 0.06, "pucker": 0.4, "funnel": 0.3}, 1.0, 1.5, 25.0),
     "W": ({"jaw": 0.05, "lip_open": 0.6, "pucker": 0.6, "funnel": 0.3}, 1.0, 3.0, 25.0),
     "ER": ({"jaw": 0.18, "pucker": 0.25, "funnel": 0.3}, 1.2, 1.0, 15.0),
-    "AA": ({"jaw": 0.55, "lower_down": 0.25, "upper_up": 0.05}, 1.5, 1.0, 15.0),
-    "AE": ({"jaw": 0.45, "stretch": 0.25, "lower_down": 0.3, "upper_up": 0.15}, 1.5, 1.0, 15.0),
-    "AH": ({"jaw": 0.38, "lower_down": 0.2}, 1.5, 1.0, 15.0),
-    "AO": ({"jaw": 0.45, "funnel": 0.35, "pucker": 0.1, "lower_down": 0.15}, 1.5, 1.0, 15.0),
-    "EH": ({"jaw": 0.32, "stretch": 0.2, "lower_down": 0.2, "upper_up": 0.1}, 1.5, 1.0, 15.0),
-    "IH": ({"jaw": 0.2, "stretch": 0.25, "smile": 0.1, "lower_down": 0.1, "upper_up": 0.1}, 1.5, 1.0, 15.0),
-    "IY": ({"jaw": 0.12, "stretch": 0.35, "smile": 0.25, "upper_up": 0.1, "lower_down": 0.05}, 1.5, 1.0, 15.0),
-    "UH": ({"jaw": 0.2, "pucker": 0.35, "funnel": 0.3}, 1.5, 1.5, 15.0),
-    "UW": ({"jaw": 0.12, "lip_open": 0.7, "pucker": 0.75, "funnel": 0.4}, 1.5, 2.5, 15.0),
-    "OW": ({"jaw": 0.3, "funnel": 0.5, "pucker": 0.35}, 1.5, 1.5, 15.0),
+    "AA": ({"jaw": 0.68, "lower_down": 0.3, "upper_up": 0.08}, 2.5, 1.0, 15.0),
+    "AE": ({"jaw": 0.55, "stretch": 0.3, "lower_down": 0.35, "upper_up": 0.15}, 2.5, 1.0, 15.0),
+    "AH": ({"jaw": 0.48, "lower_down": 0.25}, 2.5, 1.0, 15.0),
+    "AO": ({"jaw": 0.55, "funnel": 0.45, "pucker": 0.15, "lower_down": 0.2}, 2.5, 1.0, 15.0),
+    "EH": ({"jaw": 0.34, "stretch": 0.3, "lower_down": 0.2, "upper_up": 0.1}, 2.0, 1.0, 15.0),
+    "IH": ({"jaw": 0.2, "stretch": 0.35, "smile": 0.15, "lower_down": 0.1, "upper_up": 0.1}, 1.5, 1.0, 15.0),
+    "IY": ({"jaw": 0.12, "stretch": 0.5, "smile": 0.3, "upper_up": 0.1, "lower_down": 0.05}, 1.5, 1.2, 15.0),
+    "UH": ({"jaw": 0.2, "pucker": 0.5, "funnel": 0.35}, 1.5, 1.5, 15.0),
+    "UW": ({"jaw": 0.12, "lip_open": 0.7, "pucker": 0.9, "funnel": 0.45}, 1.5, 2.5, 15.0),
+    "OW": ({"jaw": 0.34, "funnel": 0.6, "pucker": 0.45}, 2.0, 1.5, 15.0),
 }
 OPEN_VOWELS = ("AA", "AE", "AH", "AO")
 CLOSURES = ("PBM", "CL")
@@ -98,7 +101,7 @@ _ESPEAK_TO_ARPABET = {
     "aa": "AE", "A:": "AA", "A@": "AA", "A": "AA", "0": "AA", "E": "EH", "e": "EH", "e@": "EH", "eI": "EY",
     "I": "IH", "I2": "IH", "I#": "IH", "i": "IY", "i:": "IY", "i@": "IY", "i@3": "IY", "O": "AO", "O:": "AO",
     "O@": "AO", "o@": "AO", "oU": "OW", "o": "OW", "OI": "OY", "u:": "UW", "u": "UW", "U": "UH", "U@": "UH",
-    "aI": "AY", "aI@": "AY", "aU": "AW", "aU@": "AW", "y": "UW", "Y": "UW",
+    "aI": "AY", "aI@": "AY", "aU": "AW", "aU@": "AW", "y": "UW", "Y": "UW", "2": "UH", "9": "UH",
 }
 """espeak-ng phoneme mnemonics (English set; other languages fall back by their first letter) -> ARPAbet."""
 
@@ -164,7 +167,7 @@ def coarticulate(segments: list[tuple[float, float, str]], times_s: np.ndarray) 
     weighted blending of the segments' viseme targets (Cohen & Massaro 1993, flat-top variant, see module doc).
 
     Times far (> 0.6 s) from every segment get the rest pose. lip_open is then forced to 0 inside bilabials
-    (`closure_mask`).
+    (`closure_mask`), and so are lower_down and upper_up (which part the lips too).
     """
     n = len(times_s)
     num = np.zeros((n, len(ARTIC)))
@@ -186,7 +189,8 @@ def coarticulate(segments: list[tuple[float, float, str]], times_s: np.ndarray) 
         num[lo:hi] += d * _target(cls)[None, :]
         den[lo:hi] += d
     out = num / den
-    out[:, _A["lip_open"]] *= 1.0 - closure_mask(segments, times_s)
+    open_lips = [_A["lip_open"], _A["lower_down"], _A["upper_up"]]     # each parts the lips
+    out[:, open_lips] *= 1.0 - closure_mask(segments, times_s)[:, None]
     return out
 
 
