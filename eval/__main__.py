@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from eval.methods import BUILTIN
@@ -34,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="output side in pixels for generated videos (default: %(default)s)")
     run.add_argument("--cases", help="comma-separated case names (default: all)")
     run.add_argument("--reuse", action="store_true", help="reuse videos made by an earlier run in OUT")
+    run.add_argument("--workers", type=int, default=1,
+                     help="cases run in parallel: 1 runs them in this process, N > 1 on a local Ray runtime with "
+                          "N CPUs (default: %(default)s)")
+    run.add_argument("--ray-address", help="join this Ray cluster (e.g. auto or ray://HOST:10001) instead")
     run.add_argument("--out", type=Path, required=True,
                      help="results folder: videos, results.csv, results.json, report.md and plots are written here")
     hc = sub.add_parser("head-check", help="the head model's tracker figures on renders of portraits (JSON)")
@@ -61,32 +66,36 @@ def _run(args) -> int:
     from eval.bench import load_cases
     from eval.report import write_report
     from eval.results import write_csv, write_json
-    from eval.runner import evaluate_case
+    from eval.runner import CaseJob, evaluate_cases
 
     externals = {}
     for item in args.external:
         name, sep, folder = item.partition("=")
         if not sep or not name or not Path(folder).is_dir():
             raise SystemExit(f"--external expects NAME=DIR with an existing DIR, got {item!r}")
-        externals[name] = Path(folder)
+        externals[name] = Path(folder).resolve()
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in BUILTIN and m not in externals]
     if unknown:
         raise SystemExit(f"unknown methods {unknown}; choose from {BUILTIN} or add --external NAME=DIR")
-    cases = load_cases(args.bench, args.cases.split(",") if args.cases else None)
+    if args.workers < 1:
+        raise SystemExit(f"--workers must be >= 1, got {args.workers}")
+    cases = load_cases(args.bench.resolve(), args.cases.split(",") if args.cases else None)
     args.out.mkdir(parents=True, exist_ok=True)
-    evals, durations = [], {}
-    bar = tqdm(total=len(cases) * len(methods), unit="video", desc="evaluating")
+    jobs = [CaseJob(c, tuple(methods), args.out.resolve(), args.size, tuple(externals.items()), None, args.reuse)
+            for c in cases]
+    bar = tqdm(total=len(jobs), unit="case", desc=f"evaluating ({args.workers} worker(s))")
 
-    def tell(message: str, done: int) -> None:
-        bar.set_postfix_str(message[:60])
-        bar.update(done)
+    def tell(res) -> None:
+        bar.set_postfix_str((jobs[res.index].case.name + (" failed" if res.error else ""))[:60])
+        bar.update(1)
 
-    for case in cases:
-        evals += evaluate_case(case, methods, args.out, args.size, externals, None, args.reuse, tell)
-        durations[case.name] = probe_media(case.audio).duration_s
+    t0 = time.perf_counter()
+    evals = evaluate_cases(jobs, args.workers, args.ray_address, tell)
     bar.close()
-    settings = {"size": args.size, "fps": 25, "syncnet_weights": "none"}
+    durations = {c.name: probe_media(c.audio).duration_s for c in cases}
+    settings = {"size": args.size, "fps": 25, "syncnet_weights": "none", "workers": args.workers,
+                "ray_address": args.ray_address or "-", "wall_s": round(time.perf_counter() - t0, 2)}
     write_csv(evals, args.out / "results.csv")
     write_json(evals, args.out / "results.json", str(args.bench), methods, settings)
     report = write_report(evals, args.out, str(args.bench), methods, settings, durations)

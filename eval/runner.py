@@ -32,12 +32,14 @@ class Truth:
 
 @dataclass
 class CaseSpeech:
-    """Per-case speech analysis: 16 kHz wave, phones (or None and why), silences [(start_s, end_s)]."""
+    """Per-case speech analysis: 16 kHz wave, phones (or None and why), silences [(start_s, end_s)], where the
+    phones came from ("transcript": forced alignment, "recognition": phone recognition, "none")."""
 
     wave: np.ndarray
     phones: list[PhoneSpan] | None
     phones_reason: str | None
     silences: list[tuple[float, float]]
+    phones_source: str = "transcript"
 
     @property
     def duration_s(self) -> float:
@@ -105,7 +107,7 @@ def score_video(frames: np.ndarray, fps: float, track: Track, speech: CaseSpeech
                 portrait_embedding: np.ndarray | None, mv: MethodVideo, syncnet_weights: Path | None
                 ) -> tuple[dict[str, Score], np.ndarray]:
     """Every metric of one video; returns (scores by name, mouth_open [T])."""
-    from eval.metrics.av_sync import av_sync
+    from eval.metrics.av_sync import audio_features, av_sync, visual_features
     from eval.metrics.closure import closure_rate
     from eval.metrics.face_detect import face_detect_rate
     from eval.metrics.head_motion import head_motion_dynamics
@@ -117,14 +119,14 @@ def score_video(frames: np.ndarray, fps: float, track: Track, speech: CaseSpeech
     from eval.metrics.syncnet import lse
     from eval.metrics.vowel_openness import vowel_openness
     from eval.metrics.wobble import wobble
-    from eval.speech import rms_envelope
 
     mouth = mouth_open(track)
     s: dict[str, Score] = {"face_detect_rate": face_detect_rate(track)}
     why = speech.phones_reason or "no phones"
     s["closure_rate"] = closure_rate(mouth, fps, speech.phones, why)
     s["vowel_openness"] = vowel_openness(mouth, fps, speech.phones, why)
-    s["av_offset_frames"], s["av_confidence"] = av_sync(mouth, rms_envelope(speech.wave, AUDIO_SR, fps, len(mouth)))
+    s["av_offset_frames"], s["av_confidence"] = av_sync(visual_features(track),
+                                                        audio_features(speech.wave, AUDIO_SR, fps, len(mouth)))
     s["lse_c"], s["lse_d"] = lse(syncnet_weights)
     s.update(image_quality(frames, track, truth))
     s["csim"] = csim(portrait_embedding, frames)
@@ -148,13 +150,13 @@ def evaluate_case(case: Case, methods: list[str], out_dir: Path, size: int, exte
     from vasa3d.io import read_image_u8, read_video
 
     from eval.metrics.identity import embed
-    from eval.speech import align_phones, silent_spans
+    from eval.speech import case_phones, silent_spans
     from eval.tracking import track_video
 
     tell = progress or (lambda msg, done: None)
     inputs = CaseInputs(case, size)
-    phones, why = align_phones(inputs.wave, case.transcript)
-    speech = CaseSpeech(inputs.wave, phones, why, silent_spans(inputs.wave, AUDIO_SR))
+    phones, why, source = case_phones(inputs.wave, case.transcript)
+    speech = CaseSpeech(inputs.wave, phones, why, silent_spans(inputs.wave, AUDIO_SR), source)
     portrait_embedding = embed(read_image_u8(case.portrait))
     truth = None
     if case.video is not None:
@@ -180,6 +182,49 @@ def evaluate_case(case: Case, methods: list[str], out_dir: Path, size: int, exte
         scores, mouth = score_video(frames, fps, track, speech, truth, portrait_embedding, mv, syncnet_weights)
         turned = mv.turned[len(mv.turned) // 2] if mv.turned is not None and len(mv.turned) else None
         results.append(Evaluation(case.name, method, scores, mouth, fps, _thumbs(frames, fps, speech.duration_s),
-                                  turned, Path(mv.video), {"phones": phones, "silences": speech.silences}))
+                                  turned, Path(mv.video), {"phones": phones, "silences": speech.silences,
+                                                            "phones_source": source}))
         tell(f"{case.name}: {method} scored", 1)
     return results
+
+
+@dataclass(frozen=True)
+class CaseJob:
+    """Everything one worker needs to evaluate one case (picklable, for Ray)."""
+
+    case: Case
+    methods: tuple[str, ...]
+    out_dir: Path
+    size: int
+    externals: tuple[tuple[str, Path], ...] = ()
+    syncnet_weights: Path | None = None
+    reuse: bool = False
+
+
+def run_case_job(job: CaseJob) -> list[Evaluation]:
+    """`evaluate_case` of one CaseJob (the function each worker runs)."""
+    return evaluate_case(job.case, list(job.methods), job.out_dir, job.size, dict(job.externals),
+                         job.syncnet_weights, job.reuse)
+
+
+def evaluate_cases(jobs: list[CaseJob], workers: int = 1, ray_address: str | None = None, progress=None
+                   ) -> list[Evaluation]:
+    """Evaluations of every job's case, in job order, sequentially (workers = 1) or on Ray (`vasa3d.batch`).
+
+    A case that raises becomes one row per method with every metric null and the reason "case failed: ...";
+    the others are kept. Each row's `extra` records the worker's hardware (`worker`) and the case's seconds.
+    progress: optional callable(JobResult) called as each case finishes.
+    """
+    from vasa3d.batch import run_jobs
+
+    evals: list[Evaluation] = []
+    for job, res in zip(jobs, run_jobs(run_case_job, jobs, workers, ray_address, progress)):
+        if res.ok:
+            rows = res.value
+        else:
+            why = f"case failed: {res.error.splitlines()[0]}"
+            rows = [Evaluation(job.case.name, m, _null_all(why), extra={"failed": res.error}) for m in job.methods]
+        for e in rows:
+            e.extra.update(worker=res.hardware, case_seconds=round(res.seconds, 3))
+        evals += rows
+    return evals
