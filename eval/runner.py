@@ -127,7 +127,7 @@ def score_video(frames: np.ndarray, fps: float, track: Track, speech: CaseSpeech
     s["vowel_openness"] = vowel_openness(mouth, fps, speech.phones, why)
     s["av_offset_frames"], s["av_confidence"] = av_sync(visual_features(track),
                                                         audio_features(speech.wave, AUDIO_SR, fps, len(mouth)))
-    s["lse_c"], s["lse_d"] = lse(syncnet_weights)
+    s["lse_c"], s["lse_d"] = lse(syncnet_weights, frames, track, speech.wave)
     s.update(image_quality(frames, track, truth))
     s["csim"] = csim(portrait_embedding, frames)
     s["csim_yaw30"] = (mean_similarity(portrait_embedding, list(mv.turned)) if mv.turned is not None

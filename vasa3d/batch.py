@@ -128,3 +128,67 @@ def _python_path() -> str:
     """The current folder, then the driver's PYTHONPATH: local workers import what the driver imports from there."""
     parts = [os.getcwd()] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     return os.pathsep.join(dict.fromkeys(parts))
+
+
+# ---------------------------------------------------------------------- `vasa3d batch JOBS.csv`
+JOB_COLUMNS = ("image", "audio", "output", "transcript", "yaw_deg", "pitch_deg", "camera_path", "size", "fps",
+               "expression_scale", "head_motion_scale", "seed", "backend", "device")
+"""Columns of a jobs CSV: image, audio, output are required; the rest are `vasa3d talk`'s options (empty = default).
+Relative paths are relative to the CSV's folder."""
+_FLOATS = ("yaw_deg", "pitch_deg", "fps", "expression_scale", "head_motion_scale")
+_INTS = ("size", "seed")
+
+
+def read_jobs_csv(path) -> list:
+    """TalkRequests of a jobs CSV (header row; columns in `JOB_COLUMNS`), each validated before any work.
+
+    Raises InputError naming the row and column for an unknown column, a missing required value, a number that
+    does not parse, or an option `TalkRequest.validate` rejects; also two rows with the same output.
+    """
+    import csv
+    from pathlib import Path
+
+    from vasa3d.errors import InputError
+    from vasa3d.pipeline import TalkRequest
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"jobs file '{path}' not found")
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    unknown = set(rows[0]) - set(JOB_COLUMNS) if rows else set()
+    if not rows or unknown:
+        raise InputError(f"'{path}': need a header and one row per video; columns: {', '.join(JOB_COLUMNS)}"
+                         + (f" (unknown: {', '.join(sorted(unknown))})" if unknown else ""))
+    requests, outputs = [], set()
+    for n, row in enumerate(rows, start=2):
+        vals = {k: (v or "").strip() for k, v in row.items() if (v or "").strip()}
+        try:
+            for k in ("image", "audio", "output"):
+                if k not in vals:
+                    raise InputError(f"column '{k}' is empty")
+                vals[k] = (path.parent / vals[k]) if not Path(vals[k]).is_absolute() else Path(vals[k])
+            for k in _FLOATS:
+                if k in vals:
+                    vals[k] = float(vals[k])
+            for k in _INTS:
+                if k in vals:
+                    vals[k] = int(vals[k])
+            req = TalkRequest(**vals)
+            req.validate()
+        except (InputError, ValueError) as exc:
+            raise InputError(f"'{path}' line {n}: {exc}") from None
+        if str(req.output.resolve()) in outputs:
+            raise InputError(f"'{path}' line {n}: output '{req.output}' is written by an earlier row too")
+        outputs.add(str(req.output.resolve()))
+        requests.append(req)
+    return requests
+
+
+def talk_job(request) -> dict:
+    """Make one video (`TalkingHeadPipeline().run`); returns its summary (video, frames, backend, timings)."""
+    from vasa3d.pipeline import TalkingHeadPipeline
+
+    result = TalkingHeadPipeline().run(request)
+    return {"video": str(result.video), "frames": result.num_frames, "backend": result.backend,
+            "timings_s": {k: round(v, 2) for k, v in result.timings.items()}}
