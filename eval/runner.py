@@ -23,11 +23,13 @@ THUMB_PX = 160
 
 @dataclass
 class Truth:
-    """The real video of a case: frames uint8 [T, H, W, 3], its track, its path."""
+    """The real video of a case: frames uint8 [T, H, W, 3], its track, its path, and its naturalness figures
+    (`eval.metrics.naturalness.RATIO_FIGURES` -> Score, set by `evaluate_case`)."""
 
     frames: np.ndarray
     track: Track
     path: Path
+    figures: dict | None = None
 
 
 @dataclass
@@ -103,6 +105,17 @@ def image_quality(frames: np.ndarray, track: Track, truth: Truth | None) -> dict
     return out
 
 
+def natural_figures(frames: np.ndarray, track: Track, mouth: np.ndarray, speech: CaseSpeech) -> dict[str, Score]:
+    """lip_dynamics, eyebrow_dynamics, mouth_sharpness, head_motion_dynamics, silence_lip_motion of one video."""
+    from eval.metrics.head_motion import head_motion_dynamics
+    from eval.metrics.naturalness import eyebrow_dynamics, lip_dynamics, mouth_sharpness
+    from eval.metrics.silence import silence_lip_motion
+
+    return {"lip_dynamics": lip_dynamics(mouth, track.fps, speech.silences), "eyebrow_dynamics": eyebrow_dynamics(track),
+            "mouth_sharpness": mouth_sharpness(frames, track), "head_motion_dynamics": head_motion_dynamics(track),
+            "silence_lip_motion": silence_lip_motion(mouth, track.fps, speech.silences)}
+
+
 def score_video(frames: np.ndarray, fps: float, track: Track, speech: CaseSpeech, truth: Truth | None,
                 portrait_embedding: np.ndarray | None, mv: MethodVideo, syncnet_weights: Path | None
                 ) -> tuple[dict[str, Score], np.ndarray]:
@@ -114,6 +127,7 @@ def score_video(frames: np.ndarray, fps: float, track: Track, speech: CaseSpeech
     from eval.metrics.identity import csim, mean_similarity
     from eval.metrics.mouth import mouth_open
     from eval.metrics.msi import msi
+    from eval.metrics.naturalness import naturalness, ratios_to_real
     from eval.metrics.silence import silence_lip_motion
     from eval.metrics.speed import speed
     from eval.metrics.syncnet import lse
@@ -136,6 +150,11 @@ def score_video(frames: np.ndarray, fps: float, track: Track, speech: CaseSpeech
     s["msi"] = msi(track)
     s["head_motion_dynamics"] = head_motion_dynamics(track)
     s["silence_lip_motion"] = silence_lip_motion(mouth, fps, speech.silences)
+    s.update(natural_figures(frames, track, mouth, speech))
+    if truth is not None and truth.figures is not None:
+        s["naturalness"] = naturalness(ratios_to_real(s, truth.figures))
+    else:
+        s["naturalness"] = Score.null("no real video to compare with")
     s.update(speed(mv.timings, len(frames), speech.duration_s))
     return {n: s[n] for n in METRIC_NAMES}, mouth
 
@@ -163,6 +182,9 @@ def evaluate_case(case: Case, methods: list[str], out_dir: Path, size: int, exte
         tell(f"{case.name}: tracking the real video", 0)
         frames, fps = read_video(case.video)
         truth = Truth(frames, track_video(frames, fps), case.video)
+        from eval.metrics.mouth import mouth_open
+
+        truth.figures = natural_figures(frames, truth.track, mouth_open(truth.track), speech)
     results = []
     for method in methods:
         if method == "groundtruth" and truth is None:
@@ -183,9 +205,16 @@ def evaluate_case(case: Case, methods: list[str], out_dir: Path, size: int, exte
         turned = mv.turned[len(mv.turned) // 2] if mv.turned is not None and len(mv.turned) else None
         results.append(Evaluation(case.name, method, scores, mouth, fps, _thumbs(frames, fps, speech.duration_s),
                                   turned, Path(mv.video), {"phones": phones, "silences": speech.silences,
-                                                            "phones_source": source}))
+                                                            "phones_source": source,
+                                                            "ratios_to_real": _ratios(scores, truth)}))
         tell(f"{case.name}: {method} scored", 1)
     return results
+
+
+def _ratios(scores: dict[str, Score], truth: Truth | None) -> dict | None:
+    from eval.metrics.naturalness import ratios_to_real
+
+    return ratios_to_real(scores, truth.figures) if truth is not None and truth.figures else None
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,10 @@ def test_run_command_static_and_groundtruth(tmp_path, grid_bench_data):
     assert copy["metrics"]["lpips"] == pytest.approx(0.0, abs=1e-6)
     assert gt["metrics"]["closure_rate"] == 1.0 and abs(gt["metrics"]["av_offset_frames"]) <= 1
     assert static["metrics"]["av_offset_frames"] is None and static["metrics"]["lpips"] > 0.01
-    assert static["reasons"]["csim_yaw30"] and gt["reasons"]["lse_c"] == "SyncNet weights not supplied"
+    assert static["reasons"]["csim_yaw30"] and gt["reasons"]["lse_c"].startswith("SyncNet weights not supplied")
+    assert gt["metrics"]["naturalness"] == pytest.approx(1.0) and copy["metrics"]["naturalness"] == pytest.approx(1.0)
+    assert static["metrics"]["naturalness"] < 0.7                  # a still photo has no lip or brow dynamics
+    assert gt["phones_source"] == "transcript" and gt["worker"]["cores"] >= 1 and gt["failed"] is None
     report = (out / "report.md").read_text()
     assert "## Summary" in report and "montage_grid_s1_bbaf2n.png" in report
     assert (out / "figures" / "montage_grid_s1_bbaf2n.png").exists() and (out / "results.csv").exists()
