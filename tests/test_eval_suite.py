@@ -52,6 +52,22 @@ def test_report_lists_reasons_for_missing_values(tmp_path):
     assert "CC BY 4.0" in text and (tmp_path / "figures" / "summary_bars.png").exists()
 
 
+def test_report_tables_per_family_leaderboard_and_failures(tmp_path):
+    from eval.report import write_report
+
+    evals = [_eval("c", "good", lpips=0.1, psnr=30.0, naturalness=0.9), _eval("c", "bad", lpips=0.5, psnr=20.0),
+             _eval("c", "groundtruth", lpips=0.0)]
+    broken = _eval("d", "good")
+    broken.extra.update(failed="InputError: could not read image 'd/portrait.png'",
+                        worker={"host": "h1", "cpu": "AMD", "cores": 2, "gpu": None})
+    text = write_report(evals + [broken], tmp_path, "b", ["good", "bad", "groundtruth"], {}, {"c": 2.0}).read_text()
+    assert "**lip sync**" in text and "**image vs ground truth**" in text and "**naturalness**" in text
+    board = text.split("## Leaderboard")[1]
+    assert board.index("`good`") < board.index("`bad`") and "`groundtruth`" not in board.split("##")[0]
+    assert "## Failures" in text and "| d | InputError: could not read image" in text
+    assert "| h1 | AMD | 2 | - | 1 |" in text
+
+
 def _disc_points(n: int = 468, size: int = 128) -> np.ndarray:
     rng = np.random.default_rng(0)
     r = np.sqrt(rng.uniform(0, 1, n)) * size * 0.3
