@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--reuse", action="store_true", help="reuse videos made by an earlier run in OUT")
     run.add_argument("--syncnet-weights", type=Path,
                      help="SyncNet's syncnet_v2.model (never downloaded): enables lse_c / lse_d")
+    run.add_argument("--reenact", default="",
+                     help="comma-separated drivable methods (groundtruth, static, vasa3d) also scored driven by each "
+                          "case's real video (self-reenactment: image metrics under the same motion)")
     run.add_argument("--workers", type=int, default=1,
                      help="cases run in parallel: 1 runs them in this process, N > 1 on a local Ray runtime with "
                           "N CPUs (default: %(default)s)")
@@ -94,6 +97,11 @@ def _run(args) -> int:
     unknown = [m for m in methods if m not in BUILTIN and m not in externals]
     if unknown:
         raise SystemExit(f"unknown methods {unknown}; choose from {BUILTIN} or add --external NAME=DIR")
+    from eval.reenact import DRIVABLE, SUFFIX
+
+    reenact = tuple(m.strip() for m in args.reenact.split(",") if m.strip())
+    if set(reenact) - set(DRIVABLE):
+        raise SystemExit(f"unknown --reenact methods {sorted(set(reenact) - set(DRIVABLE))}; choose from {list(DRIVABLE)}")
     if args.workers < 1:
         raise SystemExit(f"--workers must be >= 1, got {args.workers}")
     weights = None
@@ -110,8 +118,8 @@ def _run(args) -> int:
     cases = load_cases(args.bench.resolve(), args.cases.split(",") if args.cases else None)
     args.out.mkdir(parents=True, exist_ok=True)
     jobs = [CaseJob(c, tuple(methods), args.out.resolve(), args.size, tuple(externals.items()), weights,
-                    args.reuse)
-            for c in cases]
+                    args.reuse, reenact) for c in cases]
+    methods = methods + [m + SUFFIX for m in reenact]
     bar = tqdm(total=len(jobs), unit="case", desc=f"evaluating ({args.workers} worker(s))")
 
     def tell(res) -> None:

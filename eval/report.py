@@ -61,7 +61,7 @@ def _table(methods: list[str], get) -> list[str]:
 def _leaderboard(summary: dict, methods: list[str]) -> list[str]:
     """Methods ranked by their mean rank over the ↑/↓ metrics outside speed (ties share the better rank); ≈ metrics
     are ranked by the distance to `groundtruth` where it was run. The real video itself is not ranked."""
-    ranked = [m for m in methods if m != "groundtruth"]
+    ranked = [m for m in methods if not m.startswith("groundtruth")]
     if len(ranked) < 2:
         return []
     ranks: dict[str, list[float]] = {m: [] for m in ranked}

@@ -160,8 +160,11 @@ def score_video(frames: np.ndarray, fps: float, track: Track, speech: CaseSpeech
 
 
 def evaluate_case(case: Case, methods: list[str], out_dir: Path, size: int, externals: dict[str, Path],
-                  syncnet_weights: Path | None = None, reuse: bool = False, progress=None) -> list[Evaluation]:
-    """Evaluations of every method on `case` (groundtruth only where the case has a real video).
+                  syncnet_weights: Path | None = None, reuse: bool = False, progress=None, reenact=None
+                  ) -> list[Evaluation]:
+    """Evaluations of every method on `case` (groundtruth only where the case has a real video), then, where it
+    has one, of every drivable method in `reenact` ({name: `eval.reenact.Drivable`}) driven by it (rows
+    `<name>@reenact`, see `eval.reenact`).
 
     progress: optional callable(message, done) told which step runs (done = methods finished since the last
     call). Problems with a method's inputs become null scores with the reason; bugs raise.
@@ -185,30 +188,44 @@ def evaluate_case(case: Case, methods: list[str], out_dir: Path, size: int, exte
         from eval.metrics.mouth import mouth_open
 
         truth.figures = natural_figures(frames, truth.track, mouth_open(truth.track), speech)
+    shared = (case, speech, truth, portrait_embedding, syncnet_weights, tell)
     results = []
     for method in methods:
         if method == "groundtruth" and truth is None:
             tell(f"{case.name}: no real video", 1)
             continue
         tell(f"{case.name}: {method}", 0)
-        mv = make_video(method, inputs, out_dir, externals, reuse)
-        if mv.video is None:
-            results.append(Evaluation(case.name, method, _null_all(mv.reason or "no video")))
-            tell(f"{case.name}: {method} has no video", 1)
-            continue
-        if truth is not None and Path(mv.video).resolve() == truth.path.resolve():
-            frames, fps, track = truth.frames, truth.track.fps, truth.track
-        else:
-            frames, fps = read_video(mv.video)
-            track = track_video(frames, fps)
-        scores, mouth = score_video(frames, fps, track, speech, truth, portrait_embedding, mv, syncnet_weights)
-        turned = mv.turned[len(mv.turned) // 2] if mv.turned is not None and len(mv.turned) else None
-        results.append(Evaluation(case.name, method, scores, mouth, fps, _thumbs(frames, fps, speech.duration_s),
-                                  turned, Path(mv.video), {"phones": phones, "silences": speech.silences,
-                                                            "phones_source": source,
-                                                            "ratios_to_real": _ratios(scores, truth)}))
-        tell(f"{case.name}: {method} scored", 1)
+        results.append(_score_method(method, make_video(method, inputs, out_dir, externals, reuse), *shared))
+    if truth is not None:
+        from eval.reenact import SUFFIX, drive_case
+
+        for name, driven in (reenact or {}).items():
+            tell(f"{case.name}: {name} driven by the real video", 0)
+            results.append(_score_method(name + SUFFIX, drive_case(driven, case, out_dir), *shared))
     return results
+
+
+def _score_method(method: str, mv: MethodVideo, case: Case, speech: CaseSpeech, truth: Truth | None,
+                  portrait_embedding, syncnet_weights, tell) -> Evaluation:
+    """The Evaluation of one method's video `mv` on `case` (every metric null with the reason if it has none)."""
+    from vasa3d.io import read_video
+
+    from eval.tracking import track_video
+
+    if mv.video is None:
+        tell(f"{case.name}: {method} has no video", 1)
+        return Evaluation(case.name, method, _null_all(mv.reason or "no video"))
+    if truth is not None and Path(mv.video).resolve() == truth.path.resolve():
+        frames, fps, track = truth.frames, truth.track.fps, truth.track
+    else:
+        frames, fps = read_video(mv.video)
+        track = track_video(frames, fps)
+    scores, mouth = score_video(frames, fps, track, speech, truth, portrait_embedding, mv, syncnet_weights)
+    turned = mv.turned[len(mv.turned) // 2] if mv.turned is not None and len(mv.turned) else None
+    tell(f"{case.name}: {method} scored", 1)
+    return Evaluation(case.name, method, scores, mouth, fps, _thumbs(frames, fps, speech.duration_s), turned,
+                      Path(mv.video), {"phones": speech.phones, "silences": speech.silences,
+                                       "phones_source": speech.phones_source, "ratios_to_real": _ratios(scores, truth)})
 
 
 def _ratios(scores: dict[str, Score], truth: Truth | None) -> dict | None:
@@ -228,12 +245,15 @@ class CaseJob:
     externals: tuple[tuple[str, Path], ...] = ()
     syncnet_weights: Path | None = None
     reuse: bool = False
+    reenact: tuple[str, ...] = ()
 
 
 def run_case_job(job: CaseJob) -> list[Evaluation]:
     """`evaluate_case` of one CaseJob (the function each worker runs)."""
+    from eval.reenact import drivable
+
     return evaluate_case(job.case, list(job.methods), job.out_dir, job.size, dict(job.externals),
-                         job.syncnet_weights, job.reuse)
+                         job.syncnet_weights, job.reuse, reenact={n: drivable(n) for n in job.reenact})
 
 
 def evaluate_cases(jobs: list[CaseJob], workers: int = 1, ray_address: str | None = None, progress=None

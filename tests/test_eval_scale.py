@@ -205,3 +205,38 @@ def test_batch_command_makes_the_videos(tmp_path, capsys):
     (row,) = json.loads(capsys.readouterr().out)
     assert row["error"] is None and row["hardware"]["cores"] >= 1
     assert probe_media(tmp_path / "a.mp4").video.width == 96
+
+
+# ---------------------------------------------------------------- self-reenactment protocol
+class _DarkerCopy:
+    """A fake drivable method: the driving video at 85% brightness (same motion, different pixels)."""
+
+    name = "fake"
+
+    def drive(self, case, driving_video, out_path):
+        from vasa3d.io import read_audio, read_video, write_video
+
+        from eval.methods import MethodVideo
+
+        frames, fps = read_video(driving_video)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        write_video(out_path, (frames * 0.85).astype(np.uint8), fps, read_audio(driving_video, sr=16000), 16000)
+        return MethodVideo(out_path)
+
+
+def test_reenactment_protocol_scores_drivable_methods_under_the_real_motion(tmp_path, video_bench):
+    from eval.bench import load_cases
+    from eval.reenact import GroundTruthDrive, Vasa3dReenact, reenact_available
+    from eval.runner import evaluate_case
+
+    (case,) = load_cases(video_bench)
+    evals = evaluate_case(case, [], tmp_path, 128, {},
+                          reenact={"fake": _DarkerCopy(), "groundtruth": GroundTruthDrive(), "vasa3d": Vasa3dReenact()})
+    rows = {e.method: e.scores for e in evals}
+    assert set(rows) == {"fake@reenact", "groundtruth@reenact", "vasa3d@reenact"}
+    assert rows["groundtruth@reenact"]["psnr"].value == math.inf
+    assert 15 < rows["fake@reenact"]["psnr"].value < 40 and rows["fake@reenact"]["ssim"].value > 0.8
+    if not reenact_available():
+        assert rows["vasa3d@reenact"]["psnr"].reason == "reenact not available"
+    no_video = Case("no_video", case.portrait, case.audio, None, None)
+    assert evaluate_case(no_video, [], tmp_path, 128, {}, reenact={"fake": _DarkerCopy()}) == []
