@@ -28,8 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     mb.add_argument("--clips", help="comma-separated audio clip stems (default: a01, a02)")
     mb.add_argument("--grid", help="comma-separated GRID sentence ids (default: bbaf2n,bbbf8p)")
     run = sub.add_parser("run", help="make or find each method's videos and score them",
-                         description="Score each method on each case of a benchmark folder; LSE-C/LSE-D are null unless "
-                                     "--syncnet-weights is given (no package ships them; av_offset_frames/"
+                         description="Score each method on each case of a benchmark folder; LSE-C/LSE-D are null "
+                                     "unless --syncnet-weights is given (no package ships them; av_offset_frames/"
                                      "av_confidence are the weight-free sync figures).")
     run.add_argument("--bench", type=Path, required=True,
                      help="benchmark folder: one sub-folder per case with portrait.*, audio.*, transcript.txt?, "
@@ -101,7 +101,8 @@ def _run(args) -> int:
 
     reenact = tuple(m.strip() for m in args.reenact.split(",") if m.strip())
     if set(reenact) - set(DRIVABLE):
-        raise SystemExit(f"unknown --reenact methods {sorted(set(reenact) - set(DRIVABLE))}; choose from {list(DRIVABLE)}")
+        raise SystemExit(f"unknown --reenact methods {sorted(set(reenact) - set(DRIVABLE))}; "
+                         f"choose from {list(DRIVABLE)}")
     if args.workers < 1:
         raise SystemExit(f"--workers must be >= 1, got {args.workers}")
     weights = None

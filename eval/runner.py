@@ -111,7 +111,8 @@ def natural_figures(frames: np.ndarray, track: Track, mouth: np.ndarray, speech:
     from eval.metrics.naturalness import eyebrow_dynamics, lip_dynamics, mouth_sharpness
     from eval.metrics.silence import silence_lip_motion
 
-    return {"lip_dynamics": lip_dynamics(mouth, track.fps, speech.silences), "eyebrow_dynamics": eyebrow_dynamics(track),
+    return {"lip_dynamics": lip_dynamics(mouth, track.fps, speech.silences),
+            "eyebrow_dynamics": eyebrow_dynamics(track),
             "mouth_sharpness": mouth_sharpness(frames, track), "head_motion_dynamics": head_motion_dynamics(track),
             "silence_lip_motion": silence_lip_motion(mouth, track.fps, speech.silences)}
 

@@ -117,7 +117,8 @@ def test_evaluate_cases_reports_a_failed_case_and_keeps_the_others(tmp_path, vid
     bad_dir.mkdir()
     (bad_dir / "portrait.png").write_bytes(b"not an image")
     bad = Case("broken", bad_dir / "portrait.png", good.audio, None, None)
-    jobs = [CaseJob(bad, ("groundtruth",), tmp_path / "out", 128), CaseJob(good, ("groundtruth",), tmp_path / "out", 128)]
+    jobs = [CaseJob(bad, ("groundtruth",), tmp_path / "out", 128),
+            CaseJob(good, ("groundtruth",), tmp_path / "out", 128)]
     evals = evaluate_cases(jobs)
     assert [(e.case, e.method) for e in evals] == [("broken", "groundtruth"), ("grid_clip_000", "groundtruth")]
     assert evals[0].scores["psnr"].reason.startswith("case failed: InputError")
