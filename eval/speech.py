@@ -5,7 +5,7 @@ et al. 2006), ARPAbet symbols without stress digits; FACTS.md measured phone sta
 the truth. Without a transcript the phones come from PocketSphinx phone recognition
 (`vasa3d.motion.phones.recognize_phones`, en-US phone LM; phone error ~0.55 on read English, FACTS.md), flagged as
 `source = "recognition"` in the results. For the bilabial metrics what matters is that a recognised P/B/M lies where
-the lips really close: on the real GRID video (no transcript given) 41 of 44 recognised bilabials in six 10 s clips
+the lips really close: on the real GRID video (no transcript given) 40 of 43 recognised bilabials in six 10 s clips
 (0.93) fall on closed lips. A recognised bilabial between two silences is dropped (lip smacks and breath noise in
 pauses, where a closed mouth proves nothing).
 """
