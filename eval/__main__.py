@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from eval.methods import BUILTIN
@@ -13,15 +14,23 @@ from eval.methods import BUILTIN
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m eval", description="vasa3d evaluation suite")
     sub = p.add_subparsers(dest="command", required=True)
-    mb = sub.add_parser("make-bench", help="build benchmark cases from the shared data folder")
-    mb.add_argument("--from", dest="data", type=Path, required=True, help="data folder (with SOURCES.md)")
+    mb = sub.add_parser("make-bench", help="build benchmark cases from the shared data folder or from real videos")
+    src = mb.add_mutually_exclusive_group(required=True)
+    src.add_argument("--from", dest="data", type=Path, help="data folder (with SOURCES.md)")
+    src.add_argument("--from-videos", type=Path,
+                     help="folder of real talking videos: face-centred square clips, each a self-reenactment case")
+    mb.add_argument("--clip-s", type=float, default=10.0, help="--from-videos: clip length in s (default: %(default)s)")
+    mb.add_argument("--size", type=int, default=512, help="--from-videos: crop side in px (default: %(default)s)")
+    mb.add_argument("--portrait-s", type=float, default=0.0,
+                    help="--from-videos: the portrait is the clip's frame at this many s (default: the first)")
     mb.add_argument("--out", type=Path, required=True, help="benchmark folder to write")
     mb.add_argument("--portraits", help="comma-separated portrait file names (default: p02, p03, p06)")
     mb.add_argument("--clips", help="comma-separated audio clip stems (default: a01, a02)")
     mb.add_argument("--grid", help="comma-separated GRID sentence ids (default: bbaf2n,bbbf8p)")
     run = sub.add_parser("run", help="make or find each method's videos and score them",
-                         description="Score each method on each case of a benchmark folder; LSE-C/LSE-D stay null "
-                                     "(no SyncNet weights ship; av_offset_frames/av_confidence replace them).")
+                         description="Score each method on each case of a benchmark folder; LSE-C/LSE-D are null "
+                                     "unless --syncnet-weights is given (no package ships them; av_offset_frames/"
+                                     "av_confidence are the weight-free sync figures).")
     run.add_argument("--bench", type=Path, required=True,
                      help="benchmark folder: one sub-folder per case with portrait.*, audio.*, transcript.txt?, "
                           "video.mp4? (from make-bench)")
@@ -34,6 +43,15 @@ def _parser() -> argparse.ArgumentParser:
                      help="output side in pixels for generated videos (default: %(default)s)")
     run.add_argument("--cases", help="comma-separated case names (default: all)")
     run.add_argument("--reuse", action="store_true", help="reuse videos made by an earlier run in OUT")
+    run.add_argument("--syncnet-weights", type=Path,
+                     help="SyncNet's syncnet_v2.model (never downloaded): enables lse_c / lse_d")
+    run.add_argument("--reenact", default="",
+                     help="comma-separated drivable methods (groundtruth, static, vasa3d) also scored driven by each "
+                          "case's real video (self-reenactment: image metrics under the same motion)")
+    run.add_argument("--workers", type=int, default=1,
+                     help="cases run in parallel: 1 runs them in this process, N > 1 on a local Ray runtime with "
+                          "N CPUs (default: %(default)s)")
+    run.add_argument("--ray-address", help="join this Ray cluster (e.g. auto or ray://HOST:10001) instead")
     run.add_argument("--out", type=Path, required=True,
                      help="results folder: videos, results.csv, results.json, report.md and plots are written here")
     hc = sub.add_parser("head-check", help="the head model's tracker figures on renders of portraits (JSON)")
@@ -51,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _make_bench(args) -> int:
+    if args.from_videos is not None:
+        from eval.from_videos import make_bench_from_videos
+
+        cases = make_bench_from_videos(args.from_videos, args.out, args.clip_s, args.size, args.portrait_s)
+        print(f"{len(cases)} cases in {args.out} (provenance: {args.out / 'README.md'} and each case.json)")
+        return 0
     from eval.bench import DEFAULT_CLIPS, DEFAULT_GRID_SENTENCES, DEFAULT_PORTRAITS, make_bench
 
     def split(s, default):
@@ -69,32 +93,54 @@ def _run(args) -> int:
     from eval.bench import load_cases
     from eval.report import write_report
     from eval.results import write_csv, write_json
-    from eval.runner import evaluate_case
+    from eval.runner import CaseJob, evaluate_cases
 
     externals = {}
     for item in args.external:
         name, sep, folder = item.partition("=")
         if not sep or not name or not Path(folder).is_dir():
             raise SystemExit(f"--external expects NAME=DIR with an existing DIR, got {item!r}")
-        externals[name] = Path(folder)
+        externals[name] = Path(folder).resolve()
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in BUILTIN and m not in externals]
     if unknown:
         raise SystemExit(f"unknown methods {unknown}; choose from {BUILTIN} or add --external NAME=DIR")
-    cases = load_cases(args.bench, args.cases.split(",") if args.cases else None)
+    from eval.reenact import DRIVABLE, SUFFIX
+
+    reenact = tuple(m.strip() for m in args.reenact.split(",") if m.strip())
+    if set(reenact) - set(DRIVABLE):
+        raise SystemExit(f"unknown --reenact methods {sorted(set(reenact) - set(DRIVABLE))}; "
+                         f"choose from {list(DRIVABLE)}")
+    if args.workers < 1:
+        raise SystemExit(f"--workers must be >= 1, got {args.workers}")
+    weights = None
+    if args.syncnet_weights is not None:
+        from vasa3d.errors import InputError
+
+        from eval.metrics.syncnet import load_syncnet
+
+        weights = args.syncnet_weights.resolve()
+        try:
+            load_syncnet(weights)
+        except (InputError, ImportError) as exc:
+            raise SystemExit(f"error: {exc}") from None
+    cases = load_cases(args.bench.resolve(), args.cases.split(",") if args.cases else None)
     args.out.mkdir(parents=True, exist_ok=True)
-    evals, durations = [], {}
-    bar = tqdm(total=len(cases) * len(methods), unit="video", desc="evaluating")
+    jobs = [CaseJob(c, tuple(methods), args.out.resolve(), args.size, tuple(externals.items()), weights,
+                    args.reuse, reenact) for c in cases]
+    methods = methods + [m + SUFFIX for m in reenact]
+    bar = tqdm(total=len(jobs), unit="case", desc=f"evaluating ({args.workers} worker(s))")
 
-    def tell(message: str, done: int) -> None:
-        bar.set_postfix_str(message[:60])
-        bar.update(done)
+    def tell(res) -> None:
+        bar.set_postfix_str((jobs[res.index].case.name + (" failed" if res.error else ""))[:60])
+        bar.update(1)
 
-    for case in cases:
-        evals += evaluate_case(case, methods, args.out, args.size, externals, None, args.reuse, tell)
-        durations[case.name] = probe_media(case.audio).duration_s
+    t0 = time.perf_counter()
+    evals = evaluate_cases(jobs, args.workers, args.ray_address, tell)
     bar.close()
-    settings = {"size": args.size, "fps": 25, "syncnet_weights": "none"}
+    durations = {c.name: probe_media(c.audio).duration_s for c in cases}
+    settings = {"size": args.size, "fps": 25, "syncnet_weights": str(weights or "none"), "workers": args.workers,
+                "ray_address": args.ray_address or "-", "wall_s": round(time.perf_counter() - t0, 2)}
     write_csv(evals, args.out / "results.csv")
     write_json(evals, args.out / "results.json", str(args.bench), methods, settings)
     report = write_report(evals, args.out, str(args.bench), methods, settings, durations)

@@ -8,11 +8,14 @@
   and encoding are timed (it shares vasa3d's face analysis, head model and motion).
 - `groundtruth`: the case's real video (`video.mp4`) where there is one.
 - external `NAME=DIR`: `DIR/<case>.mp4`, made by any other system.
-Generated videos go to `OUT/videos/<method>/<case>.mp4` (H.264 + AAC, 25 fps) with a `<case>.json` of timings.
+Generated videos go to `OUT/videos/<method>/<key>.mp4` (H.264 + AAC, 25 fps) with a `<key>.json` of timings, where
+`key` is a content hash of the method, its settings and the bytes of the case's portrait, audio and transcript
+(`video_key`), never the case's name: two cases with the same inputs share a video, and a renamed case still finds it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -82,6 +85,26 @@ class CaseInputs:
         return self._obs
 
 
+def _file_digest(path: Path | None) -> str:
+    if path is None:
+        return "-"
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def video_key(method: str, case: Case, size: int) -> str:
+    """24 hex digits of SHA-256 over the method, size, fps and the contents of the case's portrait, audio and
+    transcript: the name of the method's cached video for this case."""
+    h = hashlib.sha256()
+    for part in (method, str(size), str(FPS), _file_digest(case.portrait), _file_digest(case.audio),
+                 case.transcript or ""):
+        h.update(part.encode("utf-8") + b"\0")
+    return h.hexdigest()[:24]
+
+
 def _sidecar(path: Path) -> Path:
     return path.with_suffix(".json")
 
@@ -118,7 +141,7 @@ def make_video(method: str, inputs: CaseInputs, out_dir: Path, externals: dict[s
         path = externals[method] / f"{case.name}.mp4"
         return MethodVideo(path if path.exists() else None, None if path.exists() else f"no {path}",
                            turn_reason="external videos have one viewpoint")
-    path = out_dir / "videos" / method / f"{case.name}.mp4"
+    path = out_dir / "videos" / method / f"{video_key(method, case, inputs.size)}.mp4"
     if reuse and (found := _reuse(path)) is not None:
         return found
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -44,15 +44,71 @@ def _cell(s: Score, n: int | None, total: int | None, notes: _Notes) -> str:
 
 
 def _table(methods: list[str], get) -> list[str]:
-    """Markdown table: rows = metrics, columns = methods; get(method, name) -> (Score, n, total)."""
+    """Markdown tables, one per metric family (group): rows = metrics, columns = methods;
+    get(method, name) -> (Score, n, total)."""
     notes = _Notes()
-    head = ["| metric | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
-    body = []
-    for m in METRICS:
-        cells = [_cell(*get(meth, m.name), notes=notes) for meth in methods]
-        unit = f" ({m.unit})" if m.unit else ""
-        body.append(f"| {ARROWS[m.direction]} {m.name}{unit} | " + " | ".join(cells) + " |")
-    return head + body + [""] + notes.lines()
+    out = []
+    for group in dict.fromkeys(m.group for m in METRICS):
+        out += [f"**{group}**", "", "| metric | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+        for m in (m for m in METRICS if m.group == group):
+            cells = [_cell(*get(meth, m.name), notes=notes) for meth in methods]
+            unit = f" ({m.unit})" if m.unit else ""
+            out.append(f"| {ARROWS[m.direction]} {m.name}{unit} | " + " | ".join(cells) + " |")
+        out.append("")
+    return out + notes.lines()
+
+
+def _leaderboard(summary: dict, methods: list[str]) -> list[str]:
+    """Methods ranked by their mean rank over the ↑/↓ metrics outside speed (ties share the better rank); ≈ metrics
+    are ranked by the distance to `groundtruth` where it was run. The real video itself is not ranked."""
+    ranked = [m for m in methods if not m.startswith("groundtruth")]
+    if len(ranked) < 2:
+        return []
+    ranks: dict[str, list[float]] = {m: [] for m in ranked}
+    for info in METRICS:
+        if info.group == "speed":
+            continue
+        vals = {m: summary[m][info.name].value for m in ranked}
+        real = summary.get("groundtruth", {}).get(info.name)
+        if info.direction == "closer to ground truth":
+            if real is None or real.value is None:
+                continue
+            vals = {m: (None if v is None else -abs(v - real.value)) for m, v in vals.items()}
+        elif info.direction == "lower":
+            vals = {m: (None if v is None else -v) for m, v in vals.items()}
+        have = {m: v for m, v in vals.items() if v is not None and not math.isnan(v)}
+        if len(have) < 2:
+            continue
+        for m, v in have.items():
+            ranks[m].append(1 + sum(1 for w in have.values() if w > v))
+    rows = sorted(((sum(r) / len(r), len(r), m) for m, r in ranks.items() if r), key=lambda t: t[0])
+    lines = ["## Leaderboard", "", "Mean rank over the ↑/↓ metrics and the ≈ metrics (distance to the real video) "
+             "where at least two methods have a value; speed is left out. 1 = best.", "",
+             "| place | method | mean rank | metrics ranked | naturalness |", "|---|---|---|---|---|"]
+    for i, (r, n, m) in enumerate(rows, start=1):
+        nat = summary[m]["naturalness"].value if "naturalness" in summary[m] else None
+        lines.append(f"| {i} | `{m}` | {r:.2f} | {n} | {'n/a' if nat is None else f'{nat:.3g}'} |")
+    return lines + [""]
+
+
+def _failures(evals) -> list[str]:
+    """Per-case failures (a case whose evaluation raised) and the machines that ran the cases."""
+    failed = {(e.case, e.extra.get("failed")) for e in evals if e.extra.get("failed")}
+    lines = []
+    if failed:
+        lines += ["## Failures", "", "| case | reason |", "|---|---|"]
+        lines += [f"| {c} | {why.splitlines()[0]} |" for c, why in sorted(failed)] + [""]
+    machines = {}
+    for e in evals:
+        w = e.extra.get("worker") or {}
+        if w:
+            key = (w.get("host"), w.get("cpu"), w.get("cores"), w.get("gpu"))
+            machines.setdefault(key, set()).add(e.case)
+    if machines:
+        lines += ["## Machines", "", "Speed figures are per machine: each case ran on one of these.", "",
+                  "| host | cpu | cores | gpu | cases |", "|---|---|---|---|---|"]
+        lines += [f"| {h} | {c} | {n} | {g or '-'} | {len(cs)} |" for (h, c, n, g), cs in machines.items()] + [""]
+    return lines
 
 
 def _truth_summary(evals, methods: list[str], num_cases: int) -> list[str]:
@@ -94,6 +150,7 @@ def write_report(evals, out: Path, bench: str, methods: list[str], settings: dic
     ]
     lines += _table(shown, lambda m, n: (summary[m][n], counts[m][n], ncases[m]))
     lines += _truth_summary(evals, shown, len(cases))
+    lines += [""] + _leaderboard(summary, shown) + _failures(evals)
     bars = summary_bars(summary, figs / "summary_bars.png")
     if bars:
         lines += ["", f"![summary bar charts](figures/{bars.name})", ""]
@@ -101,7 +158,11 @@ def write_report(evals, out: Path, bench: str, methods: list[str], settings: dic
     for case in cases:
         rows = {e.method: e for e in evals if e.case == case}
         meths = [m for m in shown if m in rows]
-        lines += [f"### {case}", "", f"Audio {durations.get(case, float('nan')):.1f} s.", ""]
+        src = next((e.extra.get("phones_source") for e in evals if e.case == case and e.extra.get("phones_source")),
+                   "none")
+        how = {"transcript": "aligned to the transcript", "recognition": "recognised from the audio (no transcript; "
+               "phone error ~0.55)"}.get(src, "none")
+        lines += [f"### {case}", "", f"Audio {durations.get(case, float('nan')):.1f} s. Phones: {how}.", ""]
         lines += _table(meths, lambda m, n: (rows[m].scores[n], None, None))
         mont = montage(case, evals, durations.get(case, 0.0), figs / f"montage_{case}.png")
         if mont:
@@ -114,8 +175,11 @@ def write_report(evals, out: Path, bench: str, methods: list[str], settings: dic
     lines += ["## Reading notes", "",
               "- `static` shows the tracker's noise floor: where a still photo scores above 0 (wobble, "
               "head_motion_dynamics, silence_lip_motion), that much is MediaPipe's jitter, not motion.",
-              "- `av_offset_frames` needs several syllables; over a 3-second sentence it can miss by several frames. "
-              "Its mean over cases can hide offsets of opposite sign: read the per-case values.",
+              "- `av_offset_frames` is searched within ±10 frames and is null without a clear peak; on 10 s clips of "
+              "real video it is right within 1 frame, on 3 s sentences it can miss. Its mean over cases can hide "
+              "offsets of opposite sign: read the per-case values.",
+              "- Phones recognised without a transcript (per case above) make `closure_rate` and `vowel_openness` "
+              "rougher than phones aligned to a transcript.",
               "- Speed is wall-clock time on this machine, whose cores are shared with other work; the first vasa3d "
               "case also loads the compiled rasterizer kernels.", ""]
     lines += ["## Metrics", "", "| metric | better | unit | definition |", "|---|---|---|---|"]

@@ -23,21 +23,25 @@ THUMB_PX = 160
 
 @dataclass
 class Truth:
-    """The real video of a case: frames uint8 [T, H, W, 3], its track, its path."""
+    """The real video of a case: frames uint8 [T, H, W, 3], its track, its path, and its naturalness figures
+    (`eval.metrics.naturalness.RATIO_FIGURES` -> Score, set by `evaluate_case`)."""
 
     frames: np.ndarray
     track: Track
     path: Path
+    figures: dict | None = None
 
 
 @dataclass
 class CaseSpeech:
-    """Per-case speech analysis: 16 kHz wave, phones (or None and why), silences [(start_s, end_s)]."""
+    """Per-case speech analysis: 16 kHz wave, phones (or None and why), silences [(start_s, end_s)], where the
+    phones came from ("transcript": forced alignment, "recognition": phone recognition, "none")."""
 
     wave: np.ndarray
     phones: list[PhoneSpan] | None
     phones_reason: str | None
     silences: list[tuple[float, float]]
+    phones_source: str = "transcript"
 
     @property
     def duration_s(self) -> float:
@@ -101,31 +105,44 @@ def image_quality(frames: np.ndarray, track: Track, truth: Truth | None) -> dict
     return out
 
 
+def natural_figures(frames: np.ndarray, track: Track, mouth: np.ndarray, speech: CaseSpeech) -> dict[str, Score]:
+    """lip_dynamics, eyebrow_dynamics, mouth_sharpness, head_motion_dynamics, silence_lip_motion of one video."""
+    from eval.metrics.head_motion import head_motion_dynamics
+    from eval.metrics.naturalness import eyebrow_dynamics, lip_dynamics, mouth_sharpness
+    from eval.metrics.silence import silence_lip_motion
+
+    return {"lip_dynamics": lip_dynamics(mouth, track.fps, speech.silences),
+            "eyebrow_dynamics": eyebrow_dynamics(track),
+            "mouth_sharpness": mouth_sharpness(frames, track), "head_motion_dynamics": head_motion_dynamics(track),
+            "silence_lip_motion": silence_lip_motion(mouth, track.fps, speech.silences)}
+
+
 def score_video(frames: np.ndarray, fps: float, track: Track, speech: CaseSpeech, truth: Truth | None,
                 portrait_embedding: np.ndarray | None, mv: MethodVideo, syncnet_weights: Path | None
                 ) -> tuple[dict[str, Score], np.ndarray]:
     """Every metric of one video; returns (scores by name, mouth_open [T])."""
-    from eval.metrics.av_sync import av_sync
+    from eval.metrics.av_sync import audio_features, av_sync, visual_features
     from eval.metrics.closure import closure_rate
     from eval.metrics.face_detect import face_detect_rate
     from eval.metrics.head_motion import head_motion_dynamics
     from eval.metrics.identity import csim, mean_similarity
     from eval.metrics.mouth import mouth_open
     from eval.metrics.msi import msi
+    from eval.metrics.naturalness import naturalness, ratios_to_real
     from eval.metrics.silence import silence_lip_motion
     from eval.metrics.speed import speed
     from eval.metrics.syncnet import lse
     from eval.metrics.vowel_openness import vowel_openness
     from eval.metrics.wobble import wobble
-    from eval.speech import rms_envelope
 
     mouth = mouth_open(track)
     s: dict[str, Score] = {"face_detect_rate": face_detect_rate(track)}
     why = speech.phones_reason or "no phones"
     s["closure_rate"] = closure_rate(mouth, fps, speech.phones, why)
     s["vowel_openness"] = vowel_openness(mouth, fps, speech.phones, why)
-    s["av_offset_frames"], s["av_confidence"] = av_sync(mouth, rms_envelope(speech.wave, AUDIO_SR, fps, len(mouth)))
-    s["lse_c"], s["lse_d"] = lse(syncnet_weights)
+    s["av_offset_frames"], s["av_confidence"] = av_sync(visual_features(track),
+                                                        audio_features(speech.wave, AUDIO_SR, fps, len(mouth)))
+    s["lse_c"], s["lse_d"] = lse(syncnet_weights, frames, track, speech.wave)
     s.update(image_quality(frames, track, truth))
     s["csim"] = csim(portrait_embedding, frames)
     s["csim_yaw30"] = (mean_similarity(portrait_embedding, list(mv.turned)) if mv.turned is not None
@@ -134,13 +151,21 @@ def score_video(frames: np.ndarray, fps: float, track: Track, speech: CaseSpeech
     s["msi"] = msi(track)
     s["head_motion_dynamics"] = head_motion_dynamics(track)
     s["silence_lip_motion"] = silence_lip_motion(mouth, fps, speech.silences)
+    s.update(natural_figures(frames, track, mouth, speech))
+    if truth is not None and truth.figures is not None:
+        s["naturalness"] = naturalness(ratios_to_real(s, truth.figures))
+    else:
+        s["naturalness"] = Score.null("no real video to compare with")
     s.update(speed(mv.timings, len(frames), speech.duration_s))
     return {n: s[n] for n in METRIC_NAMES}, mouth
 
 
 def evaluate_case(case: Case, methods: list[str], out_dir: Path, size: int, externals: dict[str, Path],
-                  syncnet_weights: Path | None = None, reuse: bool = False, progress=None) -> list[Evaluation]:
-    """Evaluations of every method on `case` (groundtruth only where the case has a real video).
+                  syncnet_weights: Path | None = None, reuse: bool = False, progress=None, reenact=None
+                  ) -> list[Evaluation]:
+    """Evaluations of every method on `case` (groundtruth only where the case has a real video), then, where it
+    has one, of every drivable method in `reenact` ({name: `eval.reenact.Drivable`}) driven by it (rows
+    `<name>@reenact`, see `eval.reenact`).
 
     progress: optional callable(message, done) told which step runs (done = methods finished since the last
     call). Problems with a method's inputs become null scores with the reason; bugs raise.
@@ -148,38 +173,108 @@ def evaluate_case(case: Case, methods: list[str], out_dir: Path, size: int, exte
     from vasa3d.io import read_image_u8, read_video
 
     from eval.metrics.identity import embed
-    from eval.speech import align_phones, silent_spans
+    from eval.speech import case_phones, silent_spans
     from eval.tracking import track_video
 
     tell = progress or (lambda msg, done: None)
     inputs = CaseInputs(case, size)
-    phones, why = align_phones(inputs.wave, case.transcript)
-    speech = CaseSpeech(inputs.wave, phones, why, silent_spans(inputs.wave, AUDIO_SR))
+    phones, why, source = case_phones(inputs.wave, case.transcript)
+    speech = CaseSpeech(inputs.wave, phones, why, silent_spans(inputs.wave, AUDIO_SR), source)
     portrait_embedding = embed(read_image_u8(case.portrait))
     truth = None
     if case.video is not None:
         tell(f"{case.name}: tracking the real video", 0)
         frames, fps = read_video(case.video)
         truth = Truth(frames, track_video(frames, fps), case.video)
+        from eval.metrics.mouth import mouth_open
+
+        truth.figures = natural_figures(frames, truth.track, mouth_open(truth.track), speech)
+    shared = (case, speech, truth, portrait_embedding, syncnet_weights, tell)
     results = []
     for method in methods:
         if method == "groundtruth" and truth is None:
             tell(f"{case.name}: no real video", 1)
             continue
         tell(f"{case.name}: {method}", 0)
-        mv = make_video(method, inputs, out_dir, externals, reuse)
-        if mv.video is None:
-            results.append(Evaluation(case.name, method, _null_all(mv.reason or "no video")))
-            tell(f"{case.name}: {method} has no video", 1)
-            continue
-        if truth is not None and Path(mv.video).resolve() == truth.path.resolve():
-            frames, fps, track = truth.frames, truth.track.fps, truth.track
-        else:
-            frames, fps = read_video(mv.video)
-            track = track_video(frames, fps)
-        scores, mouth = score_video(frames, fps, track, speech, truth, portrait_embedding, mv, syncnet_weights)
-        turned = mv.turned[len(mv.turned) // 2] if mv.turned is not None and len(mv.turned) else None
-        results.append(Evaluation(case.name, method, scores, mouth, fps, _thumbs(frames, fps, speech.duration_s),
-                                  turned, Path(mv.video), {"phones": phones, "silences": speech.silences}))
-        tell(f"{case.name}: {method} scored", 1)
+        results.append(_score_method(method, make_video(method, inputs, out_dir, externals, reuse), *shared))
+    if truth is not None:
+        from eval.reenact import SUFFIX, drive_case
+
+        for name, driven in (reenact or {}).items():
+            tell(f"{case.name}: {name} driven by the real video", 0)
+            results.append(_score_method(name + SUFFIX, drive_case(driven, case, out_dir), *shared))
     return results
+
+
+def _score_method(method: str, mv: MethodVideo, case: Case, speech: CaseSpeech, truth: Truth | None,
+                  portrait_embedding, syncnet_weights, tell) -> Evaluation:
+    """The Evaluation of one method's video `mv` on `case` (every metric null with the reason if it has none)."""
+    from vasa3d.io import read_video
+
+    from eval.tracking import track_video
+
+    if mv.video is None:
+        tell(f"{case.name}: {method} has no video", 1)
+        return Evaluation(case.name, method, _null_all(mv.reason or "no video"))
+    if truth is not None and Path(mv.video).resolve() == truth.path.resolve():
+        frames, fps, track = truth.frames, truth.track.fps, truth.track
+    else:
+        frames, fps = read_video(mv.video)
+        track = track_video(frames, fps)
+    scores, mouth = score_video(frames, fps, track, speech, truth, portrait_embedding, mv, syncnet_weights)
+    turned = mv.turned[len(mv.turned) // 2] if mv.turned is not None and len(mv.turned) else None
+    tell(f"{case.name}: {method} scored", 1)
+    return Evaluation(case.name, method, scores, mouth, fps, _thumbs(frames, fps, speech.duration_s), turned,
+                      Path(mv.video), {"phones": speech.phones, "silences": speech.silences,
+                                       "phones_source": speech.phones_source, "ratios_to_real": _ratios(scores, truth)})
+
+
+def _ratios(scores: dict[str, Score], truth: Truth | None) -> dict | None:
+    from eval.metrics.naturalness import ratios_to_real
+
+    return ratios_to_real(scores, truth.figures) if truth is not None and truth.figures else None
+
+
+@dataclass(frozen=True)
+class CaseJob:
+    """Everything one worker needs to evaluate one case (picklable, for Ray)."""
+
+    case: Case
+    methods: tuple[str, ...]
+    out_dir: Path
+    size: int
+    externals: tuple[tuple[str, Path], ...] = ()
+    syncnet_weights: Path | None = None
+    reuse: bool = False
+    reenact: tuple[str, ...] = ()
+
+
+def run_case_job(job: CaseJob) -> list[Evaluation]:
+    """`evaluate_case` of one CaseJob (the function each worker runs)."""
+    from eval.reenact import drivable
+
+    return evaluate_case(job.case, list(job.methods), job.out_dir, job.size, dict(job.externals),
+                         job.syncnet_weights, job.reuse, reenact={n: drivable(n) for n in job.reenact})
+
+
+def evaluate_cases(jobs: list[CaseJob], workers: int = 1, ray_address: str | None = None, progress=None
+                   ) -> list[Evaluation]:
+    """Evaluations of every job's case, in job order, sequentially (workers = 1) or on Ray (`vasa3d.batch`).
+
+    A case that raises becomes one row per method with every metric null and the reason "case failed: ...";
+    the others are kept. Each row's `extra` records the worker's hardware (`worker`) and the case's seconds.
+    progress: optional callable(JobResult) called as each case finishes.
+    """
+    from vasa3d.batch import run_jobs
+
+    evals: list[Evaluation] = []
+    for job, res in zip(jobs, run_jobs(run_case_job, jobs, workers, ray_address, progress)):
+        if res.ok:
+            rows = res.value
+        else:
+            why = f"case failed: {res.error.splitlines()[0]}"
+            rows = [Evaluation(job.case.name, m, _null_all(why), extra={"failed": res.error}) for m in job.methods]
+        for e in rows:
+            e.extra.update(worker=res.hardware, case_seconds=round(res.seconds, 3))
+        evals += rows
+    return evals

@@ -12,7 +12,7 @@ import pytest
 from conftest import GRID_EXCERPT, data
 
 from eval.metrics import METRIC_NAMES, Score
-from eval.metrics.av_sync import av_sync
+from eval.metrics.av_sync import audio_features, av_sync, visual_features
 from eval.metrics.closure import CLOSED_THRESHOLD, closure_rate
 from eval.metrics.head_motion import head_motion_dynamics
 from eval.metrics.mouth import frames_in, mouth_open
@@ -22,7 +22,7 @@ from eval.metrics.silence import silence_lip_motion
 from eval.metrics.ssim import ssim, ssim_per_image
 from eval.metrics.vowel_openness import vowel_openness
 from eval.metrics.wobble import wobble
-from eval.speech import PhoneSpan, rms_envelope, silent_spans
+from eval.speech import PhoneSpan, silent_spans
 from eval.tracking import RIGID, Track, procrustes
 
 SR = 16000
@@ -84,7 +84,7 @@ def test_ssim_matches_scikit_image():
     ours = ssim_per_image(a, b)
     ref = [structural_similarity(a[i], b[i], gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
                                  data_range=1.0, channel_axis=-1) for i in range(2)]
-    assert np.allclose(ours, ref, atol=1e-4)
+    assert np.allclose(ours, ref, atol=1e-3)        # torchmetrics: 4e-4 apart at 48 px (window edges)
 
 
 @needs_lpips
@@ -147,15 +147,28 @@ def test_av_offset_synthetic_shift():
         assert conf.value > 0.3
 
 
-def test_av_offset_grid_video_with_shifted_audio(grid_clip, grid_track):
-    """The real GRID video: delaying its audio by 5 frames moves the measured offset by -5 (within 1 frame)."""
+@pytest.mark.parametrize("lead", [0, 3, -3, 6, -6])
+def test_av_offset_grid_video_with_shifted_audio(grid_clip, grid_track, lead):
+    """The real GRID sentence: unshifted within +-1 frame; audio moved `lead` frames earlier (+) or later (-) is
+    found within 1 frame of that shift."""
     _, fps, wave = grid_clip
-    mouth = mouth_open(grid_track)
-    base, _ = av_sync(mouth, rms_envelope(wave, SR, fps, len(mouth)))
-    assert abs(base.value) <= 1
-    late = np.concatenate([np.zeros(int(5 * SR / fps), np.float32), wave])
-    off, _ = av_sync(mouth, rms_envelope(late, SR, fps, len(mouth)))
-    assert abs(off.value - (base.value - 5)) <= 1
+    n = int(round(abs(lead) * SR / fps))
+    moved = np.concatenate([wave[n:], np.zeros(n, np.float32)]) if lead > 0 else \
+        np.concatenate([np.zeros(n, np.float32), wave[:len(wave) - n]])
+    vis = visual_features(grid_track)
+    off, conf = av_sync(vis, audio_features(moved, SR, fps, len(vis)))
+    assert off.value is not None and abs(off.value - lead) <= 1, (lead, off, conf)
+
+
+def test_av_sync_needs_a_clear_peak_inside_the_window():
+    """A smooth signal whose audio is 14 frames early peaks beyond the +-10-frame window: null, not +10."""
+    from scipy.ndimage import gaussian_filter1d
+
+    level = gaussian_filter1d(np.random.default_rng(5).random(400), 8)
+    off, _ = av_sync(level, np.roll(level, -14))
+    assert off.value is None and "edge" in off.reason, off
+    off, conf = av_sync(level, np.roll(level, -4))
+    assert off.value == 4 and conf.value > 0.05
 
 
 def test_av_sync_null_for_still_mouth():
@@ -261,4 +274,4 @@ def test_still_and_jittered_video(grid_clip):
 
 def test_score_and_registry():
     assert Score.of(float("nan")).value is None
-    assert len(METRIC_NAMES) == len(set(METRIC_NAMES)) == 19
+    assert len(METRIC_NAMES) == len(set(METRIC_NAMES)) == 23

@@ -159,6 +159,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--image", help="portrait to build the avatar from (default: the built-in example portrait)")
     b.add_argument("--avatar", help="an avatar .npz to pose instead")
     _add_video_mode_commands(sub)
+    p = sub.add_parser("batch", help="many videos from a jobs CSV (one row per portrait/audio/options), optionally on Ray")
+    p.add_argument("jobs", help="CSV with columns image,audio,output[,transcript,yaw_deg,...,seed,backend]")
+    p.add_argument("--workers", type=int, default=1, help="videos made in parallel (> 1: a local Ray runtime)")
+    p.add_argument("--ray-address", help="join this Ray cluster (e.g. auto or ray://HOST:10001)")
     sub.add_parser("doctor", help="smoke-test the installation (face model, speech, encoder, rasterizers)")
     for parser in [*sub.choices.values(), *bsub.choices.values()]:
         parser.add_argument("--verbose", action="store_true",
@@ -409,6 +413,20 @@ def _bench_pose(a) -> int:
     return 0
 
 
+def _cmd_batch(a) -> int:
+    from vasa3d.batch import read_jobs_csv, run_jobs, talk_job
+
+    if a.workers < 1:
+        raise InputError(f"--workers must be >= 1, got {a.workers}")
+    requests = read_jobs_csv(a.jobs)             # every row validated before any work
+    results = run_jobs(talk_job, requests, a.workers, a.ray_address,
+                       progress=lambda r: print(f"{r.index + 1}/{len(requests)} "
+                                                f"{'ok' if r.ok else 'failed'}", file=sys.stderr))
+    print(json.dumps([{"output": str(requests[r.index].output), "error": r.error, "seconds": round(r.seconds, 2),
+                       "hardware": r.hardware, **(r.value or {})} for r in results], indent=1))
+    return 0 if all(r.ok for r in results) else 1
+
+
 def _cmd_doctor(a) -> int:
     from vasa3d.doctor import run_doctor, verdict_line
 
@@ -544,6 +562,7 @@ def _bench_fit(a) -> int:
 COMMANDS = {"talk": _cmd_talk, "build": _cmd_build, "render": _cmd_render, "motion": _cmd_motion,
             "pose": _cmd_pose, "expressions": _cmd_expressions,
             "say": _cmd_say, "fit": _cmd_fit, "reenact": _cmd_reenact, "bench": _cmd_bench, "doctor": _cmd_doctor}
+COMMANDS["batch"] = _cmd_batch
 
 
 def main(argv: list[str] | None = None) -> int:
