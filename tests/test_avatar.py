@@ -367,3 +367,18 @@ def test_inner_lip_lines_ride_on_the_lip_edges_and_keep_their_size(obama_avatar)
         assert (d < 0.0006).sum() >= len(sel) // 2 - 2                     # about half on each contour
     np.testing.assert_allclose(opened.scales[sel].max(axis=1), rest.scales[sel].max(axis=1), rtol=0.35)
     assert rest.scales[sel].max() < 0.0012
+
+
+def test_a_greyscale_photo_gets_a_greyscale_mouth_and_a_colour_photo_a_photo_coloured_one(obama_path, obama_avatar):
+    from vasa3d.avatar.complete import MOUTH_TONE, mouth_interior
+
+    grey = read_image(obama_path).mean(axis=2, keepdims=True).repeat(3, axis=2)
+    av = Avatar.from_image(grey)
+    n = len(mouth_interior(av.head).colors)
+    mouth = av.params.colors[-n:]                    # the builder appends the mouth interior last
+    assert (mouth.max(axis=1) - mouth.min(axis=1)).max() < 1e-5
+    assert mouth.max() > 0.5 and mouth.min() < 0.1   # light teeth, dark depth
+    generic = mouth_interior(obama_avatar.head).colors
+    built = obama_avatar.params.colors[-len(generic):]
+    assert not np.allclose(built, generic, atol=0.02)
+    assert set(MOUTH_TONE) == {"cavity", "back wall", "tongue", "upper teeth", "lower teeth"}

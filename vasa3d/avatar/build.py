@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from vasa3d.avatar.complete import NECK_CENTRE_Z_M, NECK_RADII_M, back_of_head, hidden_neck, mouth_interior
+from vasa3d.avatar.complete import NECK_CENTRE_Z_M, NECK_RADII_M, back_of_head, hidden_neck, mouth_interior, \
+    mouth_palette
 from vasa3d.avatar.eyes import eye_gaussians, lash_gaussians
 from vasa3d.avatar.lips import lip_line_gaussians
 from vasa3d.avatar.lift import PIXEL_SIGMA, Camera, block_mean, ray_ellipsoid, rigid_from_pixels, slant_scales
@@ -61,7 +62,7 @@ def build_gaussians(obs: FaceObservation, head: HeadModel, config: AvatarConfig 
     rigid.append(back_of_head(head, cam, rigid[-1], skin, config, face_points, pixels.colors,
                               interior=_inside_mask(obs, cam, rigid[-1].means)))
     rigid.append(hidden_neck(head, cam, tri_id, neck))
-    rigid.append(mouth_interior(head))
+    rigid.append(mouth_interior(head, mouth_palette(obs, holes["mouth"], skin)))
     return face, RigidGaussians.concatenate(rigid)
 
 
