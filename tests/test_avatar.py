@@ -382,3 +382,46 @@ def test_a_greyscale_photo_gets_a_greyscale_mouth_and_a_colour_photo_a_photo_col
     built = obama_avatar.params.colors[-len(generic):]
     assert not np.allclose(built, generic, atol=0.02)
     assert set(MOUTH_TONE) == {"cavity", "back wall", "tongue", "upper teeth", "lower teeth"}
+
+
+STRAY_LIMIT_M = 0.05          # no Gaussian may reach farther than this from the head model's surface
+EXTENT_LIMIT_M = 0.03         # ... nor be stretched longer than this (3 sigma, half length)
+STRONG_SHAPES = ("jawOpen", "jawForward", "jawLeft", "mouthSmileLeft", "mouthStretchRight", "mouthPucker",
+                 "mouthFunnel", "mouthRollLower", "mouthShrugUpper", "cheekPuff", "browInnerUp", "eyeBlinkLeft",
+                 "eyeLookUpRight", "noseSneerLeft")
+HEAD_TURNS = ((0.0, 0.3), (0.0, -0.3), (0.2, 0.0), (-0.2, 0.0))      # (pitch, yaw) of the head, radians
+
+
+def _audit_poses(names):
+    yield from ((n, _pose((n,), (1.0,))) for n in names)
+    yield from ((f"head {p:+.1f},{y:+.1f}", _pose(rot=(p, y, 0.0))) for p, y in HEAD_TURNS)
+
+
+def _worst_reach(avatar, names):
+    from vasa3d.avatar.audit import SurfaceAudit
+
+    audit = SurfaceAudit(avatar)
+    worst = []
+    for label, pose in _audit_poses(names):
+        r = audit.reach(pose)
+        i, j = int(np.argmax(r.distance)), int(np.argmax(r.extent))
+        worst.append((float(r.distance[i]), float(r.extent[j]), label, Binding(avatar.params.binding[i]).name))
+    return worst
+
+
+def test_no_gaussian_strays_from_the_head_surface(obama_avatar):
+    worst = _worst_reach(obama_avatar, STRONG_SHAPES)
+    assert max(w[0] for w in worst) < STRAY_LIMIT_M, max(worst)
+    assert max(w[1] for w in worst) < EXTENT_LIMIT_M, max(worst, key=lambda w: w[1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["p01_astronaut_eileen_collins.jpg", "p04_einstein_bw.jpg",
+                                  "p06_grid_older_woman.png"])     # big hair, a moustache, long hair
+def test_no_gaussian_of_any_portrait_strays_under_any_blendshape(name):
+    from conftest import data
+
+    avatar = Avatar.from_image(data(f"portraits/{name}"))
+    worst = _worst_reach(avatar, avatar.head.rig.supported)
+    assert max(w[0] for w in worst) < STRAY_LIMIT_M, max(worst)
+    assert max(w[1] for w in worst) < EXTENT_LIMIT_M, max(worst, key=lambda w: w[1])

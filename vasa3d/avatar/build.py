@@ -18,6 +18,7 @@ from vasa3d.avatar.complete import NECK_CENTRE_Z_M, NECK_RADII_M, back_of_head, 
     mouth_palette
 from vasa3d.avatar.eyes import eye_gaussians, lash_gaussians
 from vasa3d.avatar.lips import lip_line_gaussians
+from vasa3d.avatar.matting import unmix_edges
 from vasa3d.avatar.lift import PIXEL_SIGMA, Camera, block_mean, ray_ellipsoid, rigid_from_pixels, slant_scales
 from vasa3d.avatar.quat import triangle_frames
 from vasa3d.avatar.skirt import skirt_gaussians
@@ -183,7 +184,8 @@ def _mouth_hole_gaussians(obs, head, cam, holes, tri_id) -> RigidGaussians:
 def _body_gaussians(obs, head, cam, tri_id, bary, holes, config) -> RigidGaussians:
     """Hair, ears, neck, torso. Above the jaw line: on the skull ellipsoid where the ray hits it, else at the ray's
     closest approach to it (continuous with the silhouette, so big hair does not split off when the head turns).
-    Below: a camera-facing plane through the head centre, skinned so the torso stays still."""
+    Below: a camera-facing plane through the head centre, skinned so the torso stays still. Pixels on the person
+    mask's edge are unmixed from the background plate (`matting.unmix_edges`: no fringe of the old background)."""
     st = config.body_stride
     fg = (obs.mask > 0.5) & (tri_id < 0) & ~holes["eye_r"] & ~holes["eye_l"] & ~holes["mouth"]
     yy, xx = np.nonzero(fg[::st, ::st])
@@ -208,6 +210,10 @@ def _body_gaussians(obs, head, cam, tri_id, bary, holes, config) -> RigidGaussia
     part = np.where(on_head, PART_SKULL, PART_BODY).astype(np.int8)
     g = rigid_from_pixels(obs, cam, yy, xx, pts, normals, PART_BODY, head, st, config.normal_thickness,
                            opacity=np.clip(obs.mask[yy, xx], MIN_OPACITY, 1.0))
+    from vasa3d.avatar.avatar import inpaint_background        # (avatar imports this module)
+
+    g.colors, g.opacities = unmix_edges(obs.image, obs.mask, inpaint_background(obs.image, obs.mask), yy, xx,
+                                        g.colors, g.opacities)
     g.part = part
     g.skin = np.where(on_head, 1.0, head.skin_weights(pts)).astype(np.float32)
     return g
