@@ -205,7 +205,10 @@ def _body_gaussians(obs, head, cam, tri_id, bary, holes, config) -> RigidGaussia
                             toward_cam)
     # Part way towards the view: grazing discs at the skull's silhouette would otherwise project to streaks (a
     # visible seam in the hair) in the photo's view.
-    normals = np.where(on_head[:, None], normals + TOWARD_VIEW * toward_cam, toward_cam)
+    # The neck and torso: discs along their surface (the neck cylinder's curve, the plane), so where the depth
+    # steps from the neck to the torso plane they overlap instead of opening cracks when the view turns.
+    body_n = _grid_normals(yy // st, xx // st, pts, ~on_head, np.broadcast_to(toward_cam, pts.shape), toward_cam)
+    normals = np.where(on_head[:, None], normals + TOWARD_VIEW * toward_cam, body_n)
     normals /= np.linalg.norm(normals, axis=1, keepdims=True)
     part = np.where(on_head, PART_SKULL, PART_BODY).astype(np.int8)
     g = rigid_from_pixels(obs, cam, yy, xx, pts, normals, PART_BODY, head, st, config.normal_thickness,

@@ -2,8 +2,10 @@
 Gaussian that keeps the mixed colour carries a pale (or dark) fringe of the old background along with the head when
 it moves. Each edge pixel is unmixed against the background plate with the compositing equation
 I = alpha * F + (1 - alpha) * B (Porter & Duff 1984), F taken from the nearest confidently-person pixel: alpha is
-the projection of I - B on F - B (as in closed-form and Bayesian matting with known F and B), and the Gaussian keeps
-that alpha as its opacity and the unmixed colour (I - (1 - alpha) B) / alpha, so the photo's own view is unchanged.
+the projection of I - B on F - B (as in closed-form and Bayesian matting with known F and B), raised to the mask's
+opacity where that is higher (an edge Gaussian never becomes more transparent: a turned head shows no cracks), and
+the Gaussian keeps that alpha as its opacity and the unmixed colour (I - (1 - alpha) B) / alpha, so the photo's own
+view is unchanged.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def unmix_edges(image: np.ndarray, mask: np.ndarray, plate: np.ndarray, yy: np.n
     sep = (d * d).sum(axis=1)
     alpha = np.clip(((I - B) * d).sum(axis=1) / np.maximum(sep, 1e-9), 0.0, 1.0)
     known = sep > MIN_SEPARATION ** 2
-    alpha = np.where(known, alpha, opacities[edge])
+    alpha = np.where(known, np.maximum(alpha, opacities[edge]), opacities[edge])
     unmixed = np.clip((I - (1 - alpha[:, None]) * B) / np.maximum(alpha, MIN_ALPHA)[:, None], 0.0, 1.0)
     colors, opacities = colors.copy(), opacities.copy()
     colors[edge] = np.where((alpha >= MIN_ALPHA)[:, None], unmixed, F)
