@@ -329,8 +329,8 @@ def test_the_mouth_interior_shows_only_through_the_open_lips(portrait, tracker, 
 
     real = build.mouth_interior
 
-    def painted(head):
-        g = real(head)
+    def painted(head, palette=None):
+        g = real(head, palette)
         g.colors[:] = (0.0, 1.0, 0.0)
         return g
 
