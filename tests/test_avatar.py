@@ -416,8 +416,10 @@ def test_no_gaussian_strays_from_the_head_surface(obama_avatar):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["p01_astronaut_eileen_collins.jpg", "p04_einstein_bw.jpg",
-                                  "p06_grid_older_woman.png"])     # big hair, a moustache, long hair
+@pytest.mark.parametrize("name", ["p01_astronaut_eileen_collins.jpg", pytest.param("p04_einstein_bw.jpg", marks=
+    pytest.mark.xfail(strict=True, reason="hair beyond the skull shell, 5.3 cm from it under a head pitch of 0.2 "
+                                          "rad: needs a hair volume shaped from the person mask (issue 12, item 4)")),
+                                  "p06_grid_older_woman.png"])     # big hair, big hair beyond the shell, long hair
 def test_no_gaussian_of_any_portrait_strays_under_any_blendshape(name):
     from conftest import data
 
