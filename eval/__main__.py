@@ -57,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     hc = sub.add_parser("head-check", help="the head model's tracker figures on renders of portraits (JSON)")
     hc.add_argument("portraits", nargs="*", type=Path,
                     help="portrait images (default: every image in ../shared/data/portraits)")
+    hc.add_argument("--sheet", type=Path, help="also write a contact sheet PNG here: each portrait at yaw -30, 0, "
+                                               "+30 with the mouth closed, then open")
     mc = sub.add_parser("motion-check", help="lip-sync, silence and head-motion figures of the motion model (JSON)")
     mc.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data",
                     help="data folder with portraits/, audio/, video/ (default: ../shared/data)")
@@ -172,7 +174,7 @@ def _head_check(args) -> int:
     missing = [str(p) for p in portraits if not p.is_file()]
     if missing or not portraits:
         raise SystemExit(f"no such portrait: {', '.join(missing) or 'none found in ../shared/data/portraits'}")
-    return head_check_main(portraits)
+    return head_check_main(portraits, args.sheet)
 
 
 if __name__ == "__main__":

@@ -158,16 +158,21 @@ def test_run_command_vasa3d_and_warp2d(tmp_path, grid_bench_data):
     assert [p.name for p in (out / "videos" / "vasa3d").glob("*.mp4")] == [f"{video_key('vasa3d', case, 192)}.mp4"]
 
 
-def test_head_check_reports_the_head_models_targets_on_a_portrait(capsys):
+def test_head_check_reports_the_head_models_targets_on_a_portrait(capsys, tmp_path):
     """`python -m eval head-check PORTRAIT` prints the tracker figures of the head-model issue, and they meet it."""
     import json
 
     from eval.__main__ import main
     from conftest import data
 
-    assert main(["head-check", str(data("portraits/p02_obama_official.jpg"))]) == 0
+    sheet = tmp_path / "sheet.png"
+    assert main(["head-check", str(data("portraits/p02_obama_official.jpg")), "--sheet", str(sheet)]) == 0
     figures = json.loads(capsys.readouterr().out)["p02_obama_official.jpg"]
     assert abs(figures["rest_gap"]) < 0.03 and figures["jaw_gap"] >= 0.12
     assert figures["blink_ratio"] <= 0.25 and figures["background_in_mouth"] < 0.01 and figures["drift_px"] < 2.0
+    assert figures["overhang"] < 0.005 and figures["mouth_chroma_excess"] <= 5
+    assert 0.5 < figures["id_yaw_m30"] <= 1.0 and 0.5 < figures["id_yaw_p30"] <= 1.0
+    from vasa3d.io.image import read_image
+    assert read_image(sheet).shape[:2] == (192, 6 * 192)
     with pytest.raises(SystemExit, match="no such portrait"):
         main(["head-check", "no/such/file.jpg"])

@@ -62,3 +62,31 @@ def test_grayscale_photo_works():
     obs = analyze_face(gray)
     assert np.allclose(obs.image[..., 0], obs.image[..., 1])
     assert obs.landmarks_px.shape == (478, 2)
+
+
+@pytest.mark.parametrize("shape,box", [((400, 300), (-50.0, -80.0, 380.0)), ((400, 300), (200.0, 250.0, 120.0)),
+                                       ((100, 900), (10.0, 10.0, 60.0))])
+def test_the_crop_stays_inside_the_photo(shape, box):
+    from vasa3d.face.analysis import inside_photo
+
+    x0, y0, side = inside_photo(box, shape)
+    H, W = shape
+    assert 0 <= x0 and x0 + side <= W and 0 <= y0 and y0 + side <= H
+    assert side == pytest.approx(min(box[2], 0.99 * min(H, W)))          # shrunk only when the photo is narrower
+
+
+def test_a_tight_photo_is_framed_inside_itself_and_the_render_matches_it(obama_path):
+    """The frame at yaw 0 maps into the photo (feature matching, `eval.framing`): no smeared border outside it."""
+    from eval.framing import frame_overhang
+    from vasa3d.avatar import Avatar
+    from vasa3d.avatar.view import neutral_pose, render_frame
+
+    photo = read_image(obama_path)
+    H, W = photo.shape[:2]
+    tight = np.ascontiguousarray(photo[int(0.08 * H):int(0.55 * H), int(0.25 * W):int(0.75 * W)])
+    obs = analyze_face(tight)
+    x0, y0, side = obs.crop_box
+    assert x0 >= 0 and y0 >= 0 and x0 + side <= tight.shape[1] and y0 + side <= tight.shape[0]
+    frame = render_frame(Avatar.from_observation(obs), neutral_pose(), 0.0, 0.0, 256)
+    overhang = frame_overhang(frame, (tight * 255 + 0.5).astype(np.uint8))
+    assert overhang is not None and overhang < 0.005

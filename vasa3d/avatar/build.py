@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from vasa3d.avatar.complete import NECK_CENTRE_Z_M, NECK_RADII_M, back_of_head, hidden_neck, mouth_interior
+from vasa3d.avatar.complete import NECK_CENTRE_Z_M, NECK_RADII_M, back_of_head, hidden_neck, mouth_interior, \
+    mouth_palette
 from vasa3d.avatar.eyes import eye_gaussians, lash_gaussians
 from vasa3d.avatar.lips import lip_line_gaussians
+from vasa3d.avatar.matting import unmix_edges
 from vasa3d.avatar.lift import PIXEL_SIGMA, Camera, block_mean, ray_ellipsoid, rigid_from_pixels, slant_scales
 from vasa3d.avatar.quat import triangle_frames
 from vasa3d.avatar.skirt import skirt_gaussians
@@ -61,7 +63,7 @@ def build_gaussians(obs: FaceObservation, head: HeadModel, config: AvatarConfig 
     rigid.append(back_of_head(head, cam, rigid[-1], skin, config, face_points, pixels.colors,
                               interior=_inside_mask(obs, cam, rigid[-1].means)))
     rigid.append(hidden_neck(head, cam, tri_id, neck))
-    rigid.append(mouth_interior(head))
+    rigid.append(mouth_interior(head, mouth_palette(obs, holes["mouth"], skin)))
     return face, RigidGaussians.concatenate(rigid)
 
 
@@ -182,7 +184,8 @@ def _mouth_hole_gaussians(obs, head, cam, holes, tri_id) -> RigidGaussians:
 def _body_gaussians(obs, head, cam, tri_id, bary, holes, config) -> RigidGaussians:
     """Hair, ears, neck, torso. Above the jaw line: on the skull ellipsoid where the ray hits it, else at the ray's
     closest approach to it (continuous with the silhouette, so big hair does not split off when the head turns).
-    Below: a camera-facing plane through the head centre, skinned so the torso stays still."""
+    Below: a camera-facing plane through the head centre, skinned so the torso stays still. Pixels on the person
+    mask's edge are unmixed from the background plate (`matting.unmix_edges`: no fringe of the old background)."""
     st = config.body_stride
     fg = (obs.mask > 0.5) & (tri_id < 0) & ~holes["eye_r"] & ~holes["eye_l"] & ~holes["mouth"]
     yy, xx = np.nonzero(fg[::st, ::st])
@@ -202,11 +205,18 @@ def _body_gaussians(obs, head, cam, tri_id, bary, holes, config) -> RigidGaussia
                             toward_cam)
     # Part way towards the view: grazing discs at the skull's silhouette would otherwise project to streaks (a
     # visible seam in the hair) in the photo's view.
-    normals = np.where(on_head[:, None], normals + TOWARD_VIEW * toward_cam, toward_cam)
+    # The neck and torso: discs along their surface (the neck cylinder's curve, the plane), so where the depth
+    # steps from the neck to the torso plane they overlap instead of opening cracks when the view turns.
+    body_n = _grid_normals(yy // st, xx // st, pts, ~on_head, np.broadcast_to(toward_cam, pts.shape), toward_cam)
+    normals = np.where(on_head[:, None], normals + TOWARD_VIEW * toward_cam, body_n)
     normals /= np.linalg.norm(normals, axis=1, keepdims=True)
     part = np.where(on_head, PART_SKULL, PART_BODY).astype(np.int8)
     g = rigid_from_pixels(obs, cam, yy, xx, pts, normals, PART_BODY, head, st, config.normal_thickness,
                            opacity=np.clip(obs.mask[yy, xx], MIN_OPACITY, 1.0))
+    from vasa3d.avatar.avatar import inpaint_background        # (avatar imports this module)
+
+    g.colors, g.opacities = unmix_edges(obs.image, obs.mask, inpaint_background(obs.image, obs.mask), yy, xx,
+                                        g.colors, g.opacities)
     g.part = part
     g.skin = np.where(on_head, 1.0, head.skin_weights(pts)).astype(np.float32)
     return g

@@ -148,17 +148,68 @@ def _skin_like(rgb: np.ndarray, skin: np.ndarray) -> np.ndarray:
         (ratio > SKIN_BRIGHTNESS[0]) & (ratio < SKIN_BRIGHTNESS[1])
 
 
-def mouth_interior(head: HeadModel) -> RigidGaussians:
+MOUTH_TONE = {                  # surface -> (source, brightness factor): each colour is the photo's own
+    "cavity": ("lips", 0.22),   # dark depth: the lips' hue, very dark
+    "back wall": ("lips", 0.12),
+    "tongue": ("lips", 0.8),    # the tongue: a little darker than the lips
+    "upper teeth": ("teeth", 1.0),
+    "lower teeth": ("teeth", 0.88),
+}
+TEETH_TINT = 0.25               # unseen teeth: this share of the skin's tint over a neutral grey ...
+TEETH_BRIGHTNESS = (1.1, 0.55, 0.85)   # ... of the skin's brightness times the first value, within the other two
+SEEN_TEETH_MIN_PX = 40          # a photo showing at least this many bright pixels inside the inner lips shows teeth
+SEEN_TEETH_BRIGHTNESS = 0.9     # ... bright: at least this times the skin's brightness
+
+
+def mouth_palette(obs, mouth_hole: np.ndarray, skin: np.ndarray) -> dict[str, np.ndarray]:
+    """Base colours of the mouth interior's surfaces (`MOUTH_TONE` keys -> float32 RGB [3]) from the photo's own
+    lips, teeth and skin, so a greyscale photo gets a greyscale mouth and a painting a painted one.
+
+    Args:
+        obs: the `FaceObservation` (image, landmarks_px). mouth_hole: bool [S, S], inside the inner lips.
+        skin: float [3], the face's median colour.
+    Method: lips = the median photo colour between the outer and inner lip contours; teeth = the median of the
+    bright pixels inside the inner lips where the photo shows teeth (`SEEN_TEETH_*`), else a light grey carrying
+    `TEETH_TINT` of the skin's tint; each surface = its source times its `MOUTH_TONE` factor.
+    """
+    import cv2
+
+    def poly(contour_a, contour_b):
+        pts = np.concatenate([obs.landmarks_px[list(contour_a)], obs.landmarks_px[list(contour_b[::-1])]])
+        m = np.zeros((obs.size, obs.size), np.uint8)
+        cv2.fillPoly(m, [np.round(pts).astype(np.int32)], 1)
+        return m.astype(bool)
+
+    outer = poly(topo.LIP_UPPER_OUTER, topo.LIP_LOWER_OUTER)
+    lip_px = obs.image[outer & ~mouth_hole]
+    skin = np.asarray(skin, np.float32)
+    lips = np.median(lip_px, axis=0) if len(lip_px) >= 10 else skin
+    luma = lambda c: float(np.asarray(c, np.float32).mean())  # noqa: E731
+    inside = obs.image[mouth_hole]
+    bright = inside[inside.mean(axis=1) >= SEEN_TEETH_BRIGHTNESS * luma(skin)] if len(inside) else inside
+    if len(bright) >= SEEN_TEETH_MIN_PX:
+        teeth = np.median(bright, axis=0)
+    else:
+        level = np.clip(TEETH_BRIGHTNESS[0] * luma(skin), *TEETH_BRIGHTNESS[1:])
+        teeth = level * (1 - TEETH_TINT + TEETH_TINT * skin / max(luma(skin), 1e-3))
+    source = {"lips": np.asarray(lips, np.float32), "teeth": np.asarray(teeth, np.float32)}
+    return {name: np.clip(source[src] * factor, 0, 1).astype(np.float32) for name, (src, factor) in MOUTH_TONE.items()}
+
+
+def mouth_interior(head: HeadModel, palette: dict[str, np.ndarray] | None = None) -> RigidGaussians:
     """Gaussians on the head model's mouth interior (`vasa3d.head.mouth`): cavity, back wall and upper teeth on
-    the skull, lower teeth and tongue on the jaw; flat discs facing the camera, the surfaces' shaded colours."""
+    the skull, lower teeth and tongue on the jaw; flat discs facing the camera, each surface's base colour (from
+    `palette`, surface name -> RGB [3], e.g. `mouth_palette`; the generic `spec.color` where absent) times its
+    ambient shade."""
     groups = []
     for surface in mouth_surfaces(head):
         n = len(surface.points)
         spec = surface.spec
+        base = np.float32(spec.color) if palette is None or spec.name not in palette else palette[spec.name]
         groups.append(RigidGaussians(
             means=surface.points, quats=np.tile(np.float32([1, 0, 0, 0]), (n, 1)),
             scales=np.tile(np.float32([surface.size_m, surface.size_m, SAMPLE_STEP_M * THICKNESS]), (n, 1)),
-            colors=(np.float32(spec.color)[None, :] * surface.shade[:, None]).astype(np.float32),
+            colors=(np.asarray(base, np.float32)[None, :] * surface.shade[:, None]).astype(np.float32),
             opacities=np.ones(n, np.float32), part=np.full(n, PART_SKULL if spec.part == "skull" else PART_JAW, np.int8),
             skin=np.ones(n, np.float32)))
     return RigidGaussians.concatenate(groups)

@@ -2,7 +2,8 @@
 
 Method: MediaPipe 0.10.21 legacy solutions (BlazeFace full-range detector, Face Mesh with attention/iris refinement,
 Selfie Segmentation; Kartynnik et al. 2019, Grishchenko et al. 2020), all with weights inside the wheel. The crop is
-framed from the landmarks' face oval (two passes: detector box, then landmarks) so every portrait is framed alike.
+framed from the landmarks' face oval (two passes: detector box, then landmarks) so every portrait is framed alike,
+then kept inside the photo (moved, or shrunk where the photo is narrower), so no output view shows a smeared border.
 Metric 3D: Face Mesh returns (x, y) in the image and a relative depth z in x's scale whose origin is the head centre's
 depth; the interpupillary distance (mean adult 63 mm) fixes the metric scale, an assumed field of view fixes the focal
 length, and every landmark is lifted along its own camera ray, so the 3D landmarks reproject exactly onto the photo.
@@ -28,6 +29,7 @@ FOREHEAD = 10
 CHIN = 152
 EAR_SIDE_RIGHT = 234           # outermost face-oval points at about tragus height
 EAR_SIDE_LEFT = 454
+CROP_INSET = 0.005             # the crop stays this share of the photo's shorter side inside its edges
 EAR_TO_HEAD_CENTRE_M = 0.015   # head centre (between the ear canals) lies this far behind points 234/454
 
 
@@ -43,7 +45,7 @@ class FaceObservation:
         K: float32 [3, 3], pinhole intrinsics of the crop in pixels.
         T_cam_from_head: float32 [4, 4], maps head-frame points (metres; origin between the ears, +x viewer's
             right, +y up, +z out of the face) to the camera frame.
-        crop_box: (x0, y0, side) of the crop in source-image pixels (may extend past the image; padded by edge).
+        crop_box: (x0, y0, side) of the crop in source-image pixels, inside the image (`inside_photo`).
         source_size: (height, width) of the source image.
     """
 
@@ -90,7 +92,7 @@ def analyze_face(image: np.ndarray, config: FaceConfig = FaceConfig()) -> FaceOb
     side = config.crop_scale * max(box[2], box[3])
     crop_box = (box[0] + box[2] / 2 - side / 2, box[1] + box[3] / 2 - side / 2 - config.crop_shift_up * side, side)
     lm_src = _landmarks_in_source(image, crop_box, config)
-    crop_box = _frame_from_landmarks(lm_src, config)
+    crop_box = inside_photo(_frame_from_landmarks(lm_src, config), image.shape[:2])
     crop = _crop_square(image, crop_box, config.work_size)
     lm = _face_mesh(crop)
     if lm is None:
@@ -159,6 +161,21 @@ def _frame_from_landmarks(lm_src: np.ndarray, config: FaceConfig) -> tuple[float
     cx = 0.5 * (lm_src[EAR_SIDE_LEFT, 0] + lm_src[EAR_SIDE_RIGHT, 0])
     cy = 0.5 * (lm_src[CHIN, 1] + lm_src[FOREHEAD, 1]) - config.crop_shift_up * side
     return (cx - side / 2, cy - side / 2, side)
+
+
+def inside_photo(crop_box: tuple[float, float, float], shape: tuple[int, int]) -> tuple[float, float, float]:
+    """The square crop (x0, y0, side) in source pixels moved, and shrunk if the photo is narrower than it, so that
+    it lies inside a photo of `shape` (height, width): the output view then never shows what the photo does not
+    contain (no smeared border); the head may sit off-centre, near the frame's edge, which the camera (K,
+    T_cam_from_head) describes exactly. A shrunk crop keeps its centre where the photo allows."""
+    x0, y0, side = crop_box
+    H, W = shape
+    m = CROP_INSET * min(H, W)
+    new = min(side, H - 2 * m, W - 2 * m)
+    cx, cy = x0 + side / 2, y0 + side / 2
+    x0 = min(max(cx - new / 2, m), W - m - new)
+    y0 = min(max(cy - new / 2, m), H - m - new)
+    return (x0, y0, new)
 
 
 def _crop_square(image: np.ndarray, crop_box: tuple[float, float, float], size: int) -> np.ndarray:

@@ -3,8 +3,9 @@ skull), the lower teeth and the tongue (carried by the jaw), as sampled surfaces
 
 Every surface lies at least `MOUTH_CLEARANCE_M` behind the neutral face's surface, so lips and cheeks moved
 sideways (mouthLeft, a smile) never uncover it at the mouth corners; the skull-fixed cavity stops at the inner
-lower lip as it is when fully open (below the lip corners the skin turns back with the jaw). Head frame, metres;
-the look of each surface (a base colour and an ambient shade) is generic, not from any photo.
+lower lip as it is when fully open (below the lip corners the skin turns back with the jaw). Head frame, metres.
+Each surface has an ambient shade (geometry: corners, tooth gaps) and a generic base colour that the avatar
+replaces by one taken from its photo (`vasa3d.avatar.complete.mouth_palette`); the head holds no image data.
 """
 
 from __future__ import annotations
