@@ -239,5 +239,7 @@ def test_reenactment_protocol_scores_drivable_methods_under_the_real_motion(tmp_
     assert 15 < rows["fake@reenact"]["psnr"].value < 40 and rows["fake@reenact"]["ssim"].value > 0.8
     if not reenact_available():
         assert rows["vasa3d@reenact"]["psnr"].reason == "reenact not available"
+    else:                                   # `vasa3d reenact` drives the portrait's avatar by the real video
+        assert 10 < rows["vasa3d@reenact"]["psnr"].value < 40, rows["vasa3d@reenact"]["psnr"]
     no_video = Case("no_video", case.portrait, case.audio, None, None)
     assert evaluate_case(no_video, [], tmp_path, 128, {}, reenact={"fake": _DarkerCopy()}) == []

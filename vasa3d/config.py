@@ -79,12 +79,13 @@ class FitConfig:
     render_size: int = 256          # side of the crops the photometric loss compares, pixels
     backend: Backend = "auto"       # rasterizer (numba on the CPU, gsplat on CUDA)
     lr_color: float = 0.01
-    lr_opacity: float = 0.05        # on opacity logits
-    lr_scale: float = 0.01          # on log scales
-    lr_offset: float = 0.002        # on face-bound offsets, units of the triangle scale
+    lr_opacity: float = 0.01        # on opacity logits
+    lr_scale: float = 0.002         # on log scales
+    lr_offset: float = 0.0005       # on face-bound offsets, units of the triangle scale
     lr_frame: float = 0.002         # on per-frame corrections of the head pose (rad, m) and coefficients
     ssim_weight: float = 0.2        # loss = (1 - w) L1 + w (1 - SSIM)
     offset_weight: float = 0.1      # L2 penalty on the offsets (units of k, squared)
+    scale_weight: float = 0.1       # L2 penalty on the log-scale changes (keeps Gaussians from swelling into blur)
     frame_weight: float = 0.01      # L2 penalty on the per-frame corrections
     seed: int = 0
 

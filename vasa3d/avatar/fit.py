@@ -112,7 +112,8 @@ def fit_avatar(avatar, crops: np.ndarray, motion, config: FitConfig = FitConfig(
         image = render(g)
         real = target[t].float() / 255.0
         loss = (1 - config.ssim_weight) * (image - real).abs().mean() + config.ssim_weight * (1 - ssim(image, real))
-        loss = loss + config.offset_weight * learned.offsets.square().mean() + config.frame_weight * (
+        loss = loss + config.offset_weight * learned.offsets.square().mean() + config.scale_weight * (
+            learned.log_scales.square().mean()) + config.frame_weight * (
             learned.rot[t].square().sum() + (learned.trans[t] / 0.01).square().sum() + learned.coeffs[t].square().sum())
         loss.backward()
         opt.step()
