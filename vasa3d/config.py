@@ -82,7 +82,9 @@ class FitConfig:
     lr_opacity: float = 0.01        # on opacity logits
     lr_scale: float = 0.002         # on log scales
     lr_offset: float = 0.0005       # on face-bound offsets, units of the triangle scale
-    lr_frame: float = 0.002         # on per-frame corrections of the head pose (rad, m) and coefficients
+    lr_frame: float = 0.0           # on per-frame corrections of the head pose (rad, m) and coefficients; off by
+                                    # default: Adam moves every frame's row by its momentum at every step, and
+                                    # over hundreds of steps those drifts blurred the fit
     ssim_weight: float = 0.2        # loss = (1 - w) L1 + w (1 - SSIM)
     offset_weight: float = 0.1      # L2 penalty on the offsets (units of k, squared)
     scale_weight: float = 0.1       # L2 penalty on the log-scale changes (keeps Gaussians from swelling into blur)

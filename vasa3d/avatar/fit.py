@@ -93,12 +93,13 @@ def fit_avatar(avatar, crops: np.ndarray, motion, config: FitConfig = FitConfig(
     base = AvatarTensors.from_avatar(avatar, dtype=torch.float32)          # no gradients: the start values
     full, rot0, trans0 = _motion_tensors(base, motion)
     learned = _initial(avatar, base, len(crops), full.shape[1])
-    opt = torch.optim.Adam([
-        {"params": [learned.colors], "lr": config.lr_color},
-        {"params": [learned.opacity_logits], "lr": config.lr_opacity},
-        {"params": [learned.log_scales], "lr": config.lr_scale},
-        {"params": [learned.offsets], "lr": config.lr_offset},
-        {"params": [learned.rot, learned.trans, learned.coeffs], "lr": config.lr_frame}])
+    groups = [{"params": [learned.colors], "lr": config.lr_color},
+              {"params": [learned.opacity_logits], "lr": config.lr_opacity},
+              {"params": [learned.log_scales], "lr": config.lr_scale},
+              {"params": [learned.offsets], "lr": config.lr_offset}]
+    if config.lr_frame > 0:
+        groups.append({"params": [learned.rot, learned.trans, learned.coeffs], "lr": config.lr_frame})
+    opt = torch.optim.Adam(groups)
     render = _renderer(avatar, crops.shape[1], config.backend)
     target = torch.from_numpy(crops)                                       # uint8, converted per step
     losses = np.zeros(config.steps, np.float32)
