@@ -86,7 +86,7 @@ class Vasa3dReenact:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         avatar = out_path.with_suffix(".avatar.npz")
         for cmd in (["build", str(case.portrait), "-o", str(avatar)],
-                    ["reenact", str(avatar), str(driving_video), "-o", str(out_path)]):
+                    ["reenact", str(avatar), str(driving_video), "-o", str(out_path), "--same-person"]):
             run = subprocess.run([sys.executable, "-m", "vasa3d.cli", *cmd], capture_output=True, text=True)
             if run.returncode != 0:
                 last = (run.stderr.strip().splitlines() or ["no message"])[-1]

@@ -86,6 +86,9 @@ def test_reenactment_keeps_the_driving_videos_geometry_and_sound(tmp_path, obama
 
     out = tmp_path / "re.mp4"
     figures = reenact(obama_avatar, data(GRID_EXCERPT), out, start_s=0.4, end_s=1.0)
+    same = reenact(obama_avatar, data(GRID_EXCERPT), tmp_path / "same.mp4", start_s=0.4, end_s=0.6, same_person=True)
+    assert same["frames"] == 5
+    (tmp_path / "same.mp4").unlink()
     info, driving = probe_media(out), probe_media(data(GRID_EXCERPT))
     assert (info.video.width, info.video.height) == (driving.video.width, driving.video.height)
     assert info.video.fps == driving.video.fps and info.video.n_frames == figures["frames"] == 15

@@ -460,6 +460,9 @@ def _add_video_mode_commands(sub) -> None:
     p.add_argument("--backend", choices=["auto", "numba", "gsplat", "torch"], default=_DEFAULTS.render.backend,
                    help="rasterizer")
     p.add_argument("--device", default="cpu", help="where posing and rasterizing run: cpu, cuda, auto")
+    p.add_argument("--same-person", action="store_true",
+                   help="the driving video shows the avatar's own person (self-reenactment): solve its face against "
+                        "the avatar's head model, so the avatar lands exactly on the driving head")
 
 
 def _fit_config(a):
@@ -530,7 +533,7 @@ def _cmd_reenact(a) -> int:
     bar, update = _progress_bar()
     try:
         figures = reenact(avatar, a.driving, a.output, a.start, a.end, a.backend, a.device, _DEFAULTS.face,
-                          progress=update)
+                          progress=update, same_person=a.same_person)
     finally:
         bar.close()
     print(json.dumps({"video": a.output, **{k: round(v, 2) if isinstance(v, float) else v

@@ -205,13 +205,17 @@ def _check_same_person(observations, paths) -> None:
 
 
 def reenact(avatar, driving: str | Path, output: str | Path, start_s: float = 0.0, end_s: float | None = None,
-            backend: str = "auto", device: str = "cpu", face: FaceConfig = FaceConfig(), progress=None) -> dict:
+            backend: str = "auto", device: str = "cpu", face: FaceConfig = FaceConfig(), progress=None,
+            same_person: bool = False) -> dict:
     """Drive `avatar` with the motion tracked from the video `driving` over [start_s, end_s) and write the result
     in the driving video's own geometry (width, height, fps, frame count) with its audio, atomically.
 
     The avatar is rendered from the driving reference frame's camera (head frames are anatomical: origin between
     the ears, axes from eye corners and chin-forehead), composited over the driving video's first frame with the
-    person inpainted away, and pasted into that frame. Returns figures (frames, seconds per stage).
+    person inpainted away, and pasted into that frame. `same_person` (self-reenactment): the driving face is
+    solved against the avatar's own head model (its shape, so the pose lands the avatar exactly on the driving
+    head); otherwise against the driving person's head model (their expressions, not their face shape).
+    Returns figures (frames, seconds per stage).
     """
     from vasa3d.face.track import track_frames
     from vasa3d.io.video import write_video
@@ -220,7 +224,8 @@ def reenact(avatar, driving: str | Path, output: str | Path, start_s: float = 0.
     t0 = time.perf_counter()
     clip = read_clip(driving, start_s, end_s)
     report(0.05, f"tracking the driving face in {len(clip.frames)} frames")
-    track, obs, _ = track_frames(clip.frames, clip.fps, video=True, config=face)
+    track, obs, _ = track_frames(clip.frames, clip.fps, video=True, config=face,
+                                 head=avatar.head if same_person else None)
     t1 = time.perf_counter()
     frames = _reenacted_frames(avatar, clip, track, obs, backend, device,
                                lambda i: report(0.3 + 0.7 * i / len(clip.frames), f"frame {i + 1}/{len(clip.frames)}"))

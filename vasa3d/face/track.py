@@ -195,13 +195,15 @@ def _smooth(values: np.ndarray, window: int) -> np.ndarray:
 
 
 def track_frames(frames: np.ndarray, fps: float, video: bool, reference: int | None = None,
-                 config: FaceConfig = FaceConfig(), progress=None):
+                 config: FaceConfig = FaceConfig(), progress=None, head=None):
     """Track uint8 RGB frames [T, H, W, 3] (one video's frames, or photos of one person resized alike).
 
     Args:
         reference: index of the frame whose face defines the crop, camera and head model (default: the most
             frontal closed-mouth frame among the first ones with a face, see `pick_reference`).
         video: True for consecutive video frames (tracking mode, temporal smoothing).
+        head: the `HeadModel` to solve against (default: built from the reference frame); give an avatar's own
+            head to drive it by its own person's video (self-reenactment), so no two head frames need to agree.
     Returns:
         (FaceTrack, FaceObservation of the reference frame, HeadModel).
     Raises:
@@ -213,7 +215,7 @@ def track_frames(frames: np.ndarray, fps: float, video: bool, reference: int | N
     if reference is None:
         reference = pick_reference(frames, config)
     obs = analyze_face(frames[reference].astype(np.float32) / 255.0, config)
-    head = build_head(obs.landmarks_head)
+    head = build_head(obs.landmarks_head) if head is None else head
     landmarks, found = landmarks_in_crops(frames, obs.crop_box, config.work_size, video)
     if found.mean() < MIN_FOUND_SHARE:
         raise InputError(f"a face was found in only {found.sum()} of {len(found)} frames; use a video where the "
