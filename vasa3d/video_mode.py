@@ -235,39 +235,23 @@ def reenact(avatar, driving: str | Path, output: str | Path, start_s: float = 0.
 
 def _reenacted_frames(avatar, clip: Clip, track, obs, backend, device, tick):
     """Yield the output frames (uint8 [H, W, 3]) of `reenact`."""
-    import cv2
-    import torch
-
     from vasa3d.avatar import inpaint_background
-    from vasa3d.avatar.pose import FramePose, frame_tensors, pose_tensors
+    from vasa3d.avatar.pose import FramePose
     from vasa3d.avatar.view import FrameRenderer
-    from vasa3d.render import rasterize
-    from vasa3d.render.cameras import scale_intrinsics
 
-    x0, y0, side = track.crop_box
+    side = track.crop_box[2]
     size = int(min(1024, max(64, round(side / 2) * 2)))
-    renderer = FrameRenderer(avatar, size, backend, device)
-    K = torch.from_numpy(scale_intrinsics(track.K, obs.size, size))[None].to(renderer.device)
-    viewmat = torch.from_numpy(np.asarray(track.T_cam_from_head, np.float32))[None].to(renderer.device)
-    plate = cv2.resize(inpaint_background(obs.image, obs.mask), (size, size), interpolation=cv2.INTER_AREA)
-    plate_t = torch.from_numpy(plate).to(renderer.device)
-    still = _remove_person(clip.frames[0], track.crop_box, plate)
+    plate = inpaint_background(obs.image, obs.mask)
+    renderer = FrameRenderer(avatar, size, backend, device, background=plate,
+                             camera=(track.T_cam_from_head, track.K, obs.size))
+    still = _paste(clip.frames[0], plate, track.crop_box)              # the first frame with the person removed
     m = track.motion
     for i in range(len(clip.frames)):
         frame = FramePose(names=m.names, coeffs=m.coeffs[i], head_rotation=m.head_rotation[i],
                           head_translation=m.head_translation[i], gaze=m.gaze[i])
-        with torch.no_grad():
-            g = pose_tensors(renderer.tensors, *frame_tensors(renderer.tensors, frame), avatar_order=False)
-            out = rasterize(g.means.contiguous(), g.quats.contiguous(), g.scales.contiguous(), g.opacities, g.colors,
-                            viewmat, K, size, size, backend=renderer.backend)
-            rgb = (out.rgb[0] + (1.0 - out.alpha[0]) * plate_t).clamp(0, 1).cpu().numpy()
+        rgb = renderer.render(frame)
         tick(i)
-        yield _paste(still, rgb, track.crop_box)
-
-
-def _remove_person(frame: np.ndarray, crop_box, plate: np.ndarray) -> np.ndarray:
-    """uint8 [H, W, 3]: `frame` with its crop region replaced by the inpainted `plate` (the person removed)."""
-    return _paste(frame, plate, crop_box)
+        yield _paste(still, rgb.astype(np.float32) / 255.0, track.crop_box)
 
 
 def _paste(frame: np.ndarray, crop: np.ndarray, crop_box) -> np.ndarray:

@@ -228,7 +228,7 @@ def pose_tensors(t: AvatarTensors, full: torch.Tensor, head_rotation: torch.Tens
         data = _packed(p).index_select(0, lay.order).T.contiguous()
         colors, opacities = p.colors.index_select(0, lay.order), p.opacities.index_select(0, lay.order)
     motion = kin.part_motions(head, full, head_rotation, head_translation, gaze)
-    verts = kin.deform(head, full, motion)
+    verts = kin.deform(head, full)
     tables: dict[bool, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def table(turned: bool) -> tuple[torch.Tensor, torch.Tensor]:

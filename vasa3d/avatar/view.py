@@ -25,12 +25,15 @@ class FrameRenderer:
     Args:
         avatar: an `Avatar`. size: output side in pixels (default: the avatar's crop size). backend: rasterizer
         backend ("auto": gsplat on CUDA, numba on the CPU). device: "cpu", "cuda", "cuda:1", ...
-        background: an RGB colour in [0, 1] behind the avatar, instead of the photo's background plate.
+        background: an RGB colour in [0, 1] behind the avatar, or an image float32 [H, W, 3] (resized to `size`),
+            instead of the photo's background plate.
+        camera: (T_cam_from_head [4, 4], K [3, 3], the side in pixels K is for) to render from instead of the
+            photo's camera (e.g. another video's reference camera, for reenactment).
     Raises InputError for an unavailable backend or device.
     """
 
     def __init__(self, avatar, size: int | None = None, backend: str = "auto", device: str = "cpu",
-                 background: tuple[float, float, float] | None = None):
+                 background=None, camera: tuple[np.ndarray, np.ndarray, int] | None = None):
         import cv2
         import torch
 
@@ -42,24 +45,29 @@ class FrameRenderer:
         self.size = size or avatar.size
         self.avatar = avatar
         self.tensors = AvatarTensors.from_avatar(avatar, self.device)
-        self.K = torch.from_numpy(scale_intrinsics(avatar.K, avatar.size, self.size))[None].to(self.device)
-        if background is not None:
+        self.T_cam_from_head, K, K_size = camera if camera is not None else (avatar.T_cam_from_head, avatar.K,
+                                                                             avatar.size)
+        self.K = torch.from_numpy(scale_intrinsics(K, K_size, self.size))[None].to(self.device)
+        if background is not None and np.ndim(background) == 3:
+            behind = cv2.resize(np.asarray(background, np.float32), (self.size, self.size),
+                                interpolation=cv2.INTER_AREA)
+        elif background is not None:
             behind = np.broadcast_to(np.asarray(background, np.float32).reshape(1, 1, 3), (self.size, self.size, 3))
         else:
             behind = cv2.resize(avatar.background, (self.size, self.size), interpolation=cv2.INTER_AREA)
         self.plate = torch.from_numpy(np.ascontiguousarray(behind, dtype=np.float32)).to(self.device)
 
     def render(self, pose: FramePose, yaw: float = 0.0, pitch: float = 0.0) -> np.ndarray:
-        """uint8 [size, size, 3] RGB of `pose` seen from the photo's camera orbited by (`yaw`, `pitch`) radians."""
+        """uint8 [size, size, 3] RGB of `pose` seen from the camera orbited by (`yaw`, `pitch`) radians."""
         import torch
 
         from vasa3d.avatar.pose import frame_tensors, pose_tensors
         from vasa3d.render import rasterize
         from vasa3d.render.cameras import orbit_viewmat
 
-        viewmat = torch.from_numpy(orbit_viewmat(self.avatar.T_cam_from_head, yaw, pitch))[None].to(self.device)
-        with torch.no_grad():
-            g = pose_tensors(self.tensors, *frame_tensors(self.tensors, pose))
+        viewmat = torch.from_numpy(orbit_viewmat(self.T_cam_from_head, yaw, pitch))[None].to(self.device)
+        with torch.no_grad():             # the rasterizer needs no particular order of the Gaussians
+            g = pose_tensors(self.tensors, *frame_tensors(self.tensors, pose), avatar_order=False)
             out = rasterize(g.means.contiguous(), g.quats.contiguous(), g.scales.contiguous(),
                             g.opacities.contiguous(), g.colors.contiguous(), viewmat, self.K, self.size, self.size,
                             backend=self.backend)

@@ -213,7 +213,7 @@ def track_frames(frames: np.ndarray, fps: float, video: bool, reference: int | N
     from vasa3d.head.model import build_head
 
     if reference is None:
-        reference = pick_reference(frames, config)
+        reference = pick_reference(frames)
     obs = analyze_face(frames[reference].astype(np.float32) / 255.0, config)
     head = build_head(obs.landmarks_head) if head is None else head
     landmarks, found = landmarks_in_crops(frames, obs.crop_box, config.work_size, video)
@@ -227,7 +227,7 @@ def track_frames(frames: np.ndarray, fps: float, video: bool, reference: int | N
     return track, obs, head
 
 
-def pick_reference(frames: np.ndarray, config: FaceConfig = FaceConfig(), candidates: int = 16) -> int:
+def pick_reference(frames: np.ndarray, candidates: int = 16) -> int:
     """Index of the frame to build the avatar from: among up to `candidates` frames spread over the input, the one
     whose face is most frontal and whose mouth is most closed (Face Mesh on the whole frame); 0 if none has
     a face (the caller's face analysis then raises)."""

@@ -75,8 +75,7 @@ class HeadTensors:
                 gaze[names.index(name), column] = sign * EYE_LOOK_MAX_RAD
         triangles = torch.as_tensor(np.asarray(head.triangles, np.int64)).to(device)
         photo = t(head.face_photo)
-        R_ref, k_ref = triangle_frames(photo, triangles)
-        E = edges_2d(photo, triangles, R_ref)
+        _, k_ref, E = _frames(photo[triangles])
         return cls(names=names, face_rest=t(head.face_rest), deltas=t(head.rig.deltas),
                    jaw_weights=t(head.rig.jaw_weights), jaw_hinge=t(head.rig.jaw_hinge),
                    jaw_open_rad=float(head.rig.jaw_open_rad),
@@ -100,24 +99,12 @@ def coefficient_vector(head: HeadTensors, names: tuple[str, ...], coeffs: torch.
     check_names(list(names), head.names)
     index = torch.as_tensor([head.names.index(n) for n in names], dtype=torch.long, device=coeffs.device)
     full = torch.zeros(len(head.names), dtype=coeffs.dtype, device=coeffs.device).index_add(0, index, coeffs)
-    if head.mouth_close >= 0:
-        limited = torch.minimum(full[head.mouth_close], full[-1].clamp(min=0.0))
-        full = torch.cat([full[:head.mouth_close], limited[None], full[head.mouth_close + 1:]])
-    return full
-
-
-def deform(head: HeadTensors, full: torch.Tensor, motion: "PartMotions") -> torch.Tensor:
-    """Face-mesh vertices [V, 3] for the full coefficient vector `full` [K + 1]: the linear shapes (the jaw's
-    shifts among them, weighted by jaw_weights), then the jaw's rotation of `motion` (`part_motions` of the same
-    coefficients: the rigid jaw turns by the very same matrix) blended by each vertex's jaw weight."""
-    verts = head.face_rest + torch.tensordot(full[:-1], head.deltas, dims=1)
-    hinge = head.jaw_hinge
-    turned = (verts - hinge) @ motion.R[PART_JAW].T + hinge
-    return verts + head.jaw_weights[:, None] * (turned - verts)
+    return limit_mouth_close(head, full)
 
 
 def limit_mouth_close(head: HeadTensors, full: torch.Tensor) -> torch.Tensor:
-    """`full` [..., K + 1] with mouthClose limited to the jaw's opening (as `coefficient_vector` does)."""
+    """`full` [..., K + 1] with mouthClose limited to the jaw's opening (ARKit: it closes the lips against an open
+    jaw, never beyond it; as `ExpressionRig.deform` does)."""
     if head.mouth_close < 0:
         return full
     mask = torch.zeros(full.shape[-1], dtype=full.dtype, device=full.device)
@@ -126,9 +113,16 @@ def limit_mouth_close(head: HeadTensors, full: torch.Tensor) -> torch.Tensor:
     return full + mask * (limited - full[..., head.mouth_close])[..., None]
 
 
+def deform(head: HeadTensors, full: torch.Tensor) -> torch.Tensor:
+    """Face-mesh vertices [V, 3] for one full coefficient vector `full` [K + 1] (see `deform_batch`)."""
+    return deform_batch(head, full[None])[0]
+
+
 def deform_batch(head: HeadTensors, full: torch.Tensor) -> torch.Tensor:
-    """Face-mesh vertices [T, V, 3] for T full coefficient vectors `full` [T, K + 1] (mouthClose limited): as
-    `deform`, the jaw's rotation from the same axis-angle -> quaternion -> matrix path as `part_motions`."""
+    """Face-mesh vertices [T, V, 3] for T full coefficient vectors `full` [T, K + 1] (mouthClose limited): the
+    linear shapes (the jaw's shifts among them, weighted by jaw_weights), then the jaw's rotation blended by each
+    vertex's jaw weight; the rotation takes the same axis-angle -> quaternion -> matrix path as the rigid jaw's in
+    `part_motions`. `ExpressionRig.deform` is the NumPy reference."""
     full = limit_mouth_close(head, full)
     T, (K, V, _) = full.shape[0], head.deltas.shape
     verts = head.face_rest + (full[:, :-1] @ head.deltas.reshape(K, V * 3)).reshape(T, V, 3)
@@ -192,23 +186,16 @@ def neck_skin(head: HeadTensors, points: torch.Tensor, quats: torch.Tensor, skin
     `skin` [N] (in [0, 1]) of the rotation `rotvec` [3] (axis-angle, rad) and the `translation` [3] (metres): a
     slerp of the rotation (each point's quaternion is that of skin * rotvec)."""
     q = quat_from_axis_angle(rotvec[:, None] * skin[None], dim=0)                 # [4, N]
-    w, u = q[:1], q[1:]
-    v = points - head.neck_pivot[:, None]
-    t = 2.0 * torch.linalg.cross(u, v, dim=0)
-    moved = v + w * t + torch.linalg.cross(u, t, dim=0) + head.neck_pivot[:, None] + translation[:, None] * skin
+    moved = rotate_by_quats(q, points - head.neck_pivot[:, None], dim=0) + head.neck_pivot[:, None] \
+        + translation[:, None] * skin
     return moved, quat_multiply(q, quats, dim=0)
 
 
-def triangle_frames(verts: torch.Tensor, triangles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-triangle frames (GaussianAvatars): R [F, 3, 3] with columns edge direction, in-plane normal, face
-    normal; k [F] mean edge length (metres). `vasa3d.avatar.quat.triangle_frames` is the NumPy reference."""
-    corners = verts[triangles]
-    R, k, _ = _frames(corners)
-    return R, k
-
-
 def _frames(corners: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(R [F, 3, 3], k [F], edges [F, 2, 3]: v1 - v0 and v2 - v0) of triangles given by corners [F, 3, 3]."""
+    """Per-triangle frames (GaussianAvatars) of triangles given by corners [F, 3, 3]: (R [F, 3, 3] with columns
+    edge direction, in-plane normal, face normal; k [F] mean edge length, metres; E [F, 2, 2] the edges
+    v1 - v0 and v2 - v0 (columns) in the in-plane axes (rows)). `vasa3d.avatar.quat.triangle_frames` is the
+    NumPy reference of R and k."""
     edges = corners[:, 1:] - corners[:, :1]
     a, b = edges[:, 0], edges[:, 1]
     lengths = torch.cat([edges, (b - a)[:, None]], 1).norm(dim=2)                # |a|, |b|, |c| [F, 3]
@@ -216,20 +203,14 @@ def _frames(corners: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Te
     n = n / n.norm(dim=1, keepdim=True).clamp(min=1e-12)
     e1 = a / lengths[:, :1].clamp(min=1e-12)
     R = torch.stack([e1, torch.linalg.cross(n, e1, dim=1), n], dim=2)
-    return R, lengths.mean(1), edges
-
-
-def edges_2d(verts: torch.Tensor, triangles: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
-    """[F, 2, 2]: each triangle's two edges from its vertex 0 (columns), in its in-plane axes (rows)."""
-    corners = verts[triangles]
-    return frames[:, :, :2].transpose(1, 2) @ (corners[:, 1:] - corners[:, :1]).transpose(1, 2)
+    return R, lengths.mean(1), R[:, :, :2].transpose(1, 2) @ edges.transpose(1, 2)
 
 
 @dataclass(frozen=True)
 class FaceFrames:
     """The posed face triangles: corners [F, 3, 3] (rows: vertices 0, 1, 2), R [F, 3, 3] frames (columns: edge
     direction, in-plane normal, face normal), k [F] mean edge lengths (m), theta [F] and sigma [F, 2]: the
-    in-plane stretch from the photo mesh (see `stretch`)."""
+    in-plane stretch from the photo mesh (see `_stretch_from_edges`)."""
 
     corners: torch.Tensor
     R: torch.Tensor
@@ -241,8 +222,7 @@ class FaceFrames:
 def face_frames(head: HeadTensors, verts: torch.Tensor) -> FaceFrames:
     """`FaceFrames` of the face mesh `verts` [V, 3] (one pass: the edges serve frames and stretch)."""
     corners = verts[head.triangles]
-    R, k, edges = _frames(corners)
-    E = R[:, :, :2].transpose(1, 2) @ edges.transpose(1, 2)
+    R, k, E = _frames(corners)
     theta, sigma = _stretch_from_edges(head, E)
     return FaceFrames(corners=corners, R=R, k=k, theta=theta, sigma=sigma)
 
@@ -254,15 +234,11 @@ def _inverse_2x2(E: torch.Tensor) -> torch.Tensor:
     return adj / det[:, None, None]
 
 
-def stretch(head: HeadTensors, verts: torch.Tensor, frames: torch.Tensor
-            ) -> tuple[torch.Tensor, torch.Tensor]:
-    """In-plane stretch of each face triangle from the photo mesh to `verts`: (theta [F] rad, the major stretch
-    axis's angle from the frame's first axis, 0 where the stretch is isotropic; sigma [F, 2] singular values of
-    the deformation gradient F, clipped to `STRETCH_CLIP`). Safe to differentiate everywhere."""
-    return _stretch_from_edges(head, edges_2d(verts, head.triangles, frames))
-
-
 def _stretch_from_edges(head: HeadTensors, E: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """In-plane stretch of each face triangle from the photo mesh, given its posed edges E [F, 2, 2] in its own
+    in-plane axes: (theta [F] rad, the major stretch axis's angle from the frame's first axis, 0 where the stretch
+    is isotropic; sigma [F, 2] singular values of the deformation gradient F, clipped to `STRETCH_CLIP`). Safe
+    to differentiate everywhere."""
     F = E @ head.photo_edges_inv
     a = (F[:, 0] ** 2).sum(1)                      # C = F F^T = [[a, b], [b, c]]
     b = (F[:, 0] * F[:, 1]).sum(1)

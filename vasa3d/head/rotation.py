@@ -106,9 +106,8 @@ def quat_from_matrix(R: torch.Tensor) -> torch.Tensor:
     return q / q.norm(dim=1, keepdim=True)
 
 
-def rotate_by_quats(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Rotate vectors v [..., 3] by unit quaternions q [..., 4] wxyz (broadcasting)."""
-    q = q.expand(*v.shape[:-1], 4)
-    w, u = q[..., :1], q[..., 1:]
-    t = 2.0 * torch.linalg.cross(u, v, dim=-1)
-    return v + w * t + torch.linalg.cross(u, t, dim=-1)
+def rotate_by_quats(q: torch.Tensor, v: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Rotate vectors v (size 3 along `dim`) by unit wxyz quaternions q (size 4 along `dim`), broadcasting."""
+    w, u = q.narrow(dim, 0, 1), q.narrow(dim, 1, 3)
+    t = 2.0 * torch.linalg.cross(u.expand_as(v), v, dim=dim)
+    return v + w * t + torch.linalg.cross(u.expand_as(t), t, dim=dim)
