@@ -129,11 +129,15 @@ def project_fwd(means, quats, scales, opacities, vm, K, width, height, rec, radi
             r[REC_DET] = a * c - b * b
             r[REC_INV_A] = _F(1.0) / a
             radii[n] = np.int32(radius)
-            tr, tcx, tcy = radius / _F(_TS), u / _F(_TS), v / _F(_TS)
-            rects[n, 0] = min(max(0, np.int32(math.floor(tcx - tr))), tiles_x)
-            rects[n, 1] = min(max(0, np.int32(math.ceil(tcx + tr))), tiles_x)
-            rects[n, 2] = min(max(0, np.int32(math.floor(tcy - tr))), tiles_y)
-            rects[n, 3] = min(max(0, np.int32(math.ceil(tcy + tr))), tiles_y)
+            # tiles: gsplat's square 3-sigma box cut to the visible ellipse's bounding box (nothing outside the
+            # latter reaches alpha >= 1/255, so the image is the same with fewer tile-list entries)
+            trx = min(radius, r[REC_EXT_X]) / _F(_TS)
+            try_ = min(radius, r[REC_EXT_Y]) / _F(_TS)
+            tcx, tcy = u / _F(_TS), v / _F(_TS)
+            rects[n, 0] = min(max(0, np.int32(math.floor(tcx - trx))), tiles_x)
+            rects[n, 1] = min(max(0, np.int32(math.ceil(tcx + trx))), tiles_x)
+            rects[n, 2] = min(max(0, np.int32(math.floor(tcy - try_))), tiles_y)
+            rects[n, 3] = min(max(0, np.int32(math.ceil(tcy + try_))), tiles_y)
 
 
 @njit(**_JIT)
