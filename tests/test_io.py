@@ -453,3 +453,73 @@ def test_tts_save_and_load_phones(tmp_path, papa):
     sidecar_path(wav).write_text("{not json")
     with pytest.raises(InputError, match="phones.json"):
         load_phones(wav)
+
+
+@pytest.mark.parametrize("backend", ["pyav", "ffmpeg"])
+def test_fragmented_video_grows_at_the_partial_path_then_is_renamed(tmp_path, backend):
+    """A fragmented mp4 is readable while it is being written (a player can start), and is renamed on success."""
+    from vasa3d.io.video import partial_path
+
+    target = tmp_path / "live.mp4"
+    readable_mid_way = []
+    with VideoWriter(target, 25, _sine16k(3.0), 16000, fragmented=True, backend=backend) as writer:
+        for i, frame in enumerate(_frames(75)):
+            writer.write(frame)
+            if i == 60:  # keyframes every second: the first two fragments are on disk by now
+                assert partial_path(target).exists() and not target.exists()
+                readable_mid_way.append(sum(1 for _ in iter_video_frames(partial_path(target))))
+    if backend == "pyav":  # the ffmpeg process reads the pipe at its own pace: no promise of when
+        assert readable_mid_way[0] >= 25
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["live.mp4"]
+    info = probe_media(target)
+    assert info.video.n_frames == 75 and abs(info.duration_s - 3.0) < 0.1 and info.audio.codec == "aac"
+
+
+def test_fragmented_video_leaves_nothing_on_failure(tmp_path):
+    def failing():
+        yield from _frames(60)
+        raise RuntimeError("renderer died")
+
+    with pytest.raises(RuntimeError, match="renderer died"):
+        write_video(tmp_path / "live.mp4", failing(), 25, _sine16k(3.0), fragmented=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_segmented_writer_streams_segments_and_joins_them_without_loss(tmp_path):
+    """Each segment is a playable mp4 with its share of the audio, handed over in order; the joined video has
+    every frame (decoded identically to the segments') and the whole audio."""
+    from vasa3d.io.video import SegmentedVideoWriter
+
+    seg_dir = tmp_path / "segments"
+    seg_dir.mkdir()
+    seen = []
+    frames = list(_frames(62))
+    with SegmentedVideoWriter(tmp_path / "all.mp4", 25, _sine16k(2.48), 16000, segment_dir=seg_dir, segment_s=1.0,
+                              on_segment=seen.append) as writer:
+        for i, frame in enumerate(frames):
+            writer.write(frame)
+            assert len(seen) == (i + 1) // 25  # a segment is handed over as soon as it is full
+    assert [p.name for p in seen] == ["segment-00000.mp4", "segment-00001.mp4", "segment-00002.mp4"]
+    counts = [probe_media(p).video.n_frames for p in seen]
+    assert counts == [25, 25, 12]
+    assert all(abs(probe_media(p).audio.duration_s - n / 25) < 0.08 for p, n in zip(seen, counts))
+    joined, fps = read_video(tmp_path / "all.mp4")
+    parts = np.concatenate([read_video(p)[0] for p in seen])
+    assert joined.shape == (62, 64, 96, 3) and fps == pytest.approx(25)
+    assert np.array_equal(joined, parts)  # stream copy: the same pictures
+    assert abs(probe_media(tmp_path / "all.mp4").audio.duration_s - 2.48) < 0.05
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["all.mp4", "segments"]
+
+
+def test_segmented_writer_failure_leaves_no_joined_file(tmp_path):
+    from vasa3d.io.video import SegmentedVideoWriter
+
+    seg_dir = tmp_path / "segments"
+    seg_dir.mkdir()
+    with pytest.raises(RuntimeError, match="stop"):
+        with SegmentedVideoWriter(tmp_path / "all.mp4", 25, segment_dir=seg_dir) as writer:
+            for frame in _frames(30):
+                writer.write(frame)
+            raise RuntimeError("stop")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["segments"]
+    assert not any(p.name.startswith(".tmp-") for p in seg_dir.iterdir())

@@ -161,3 +161,104 @@ def test_bench_render_prints_json(capsys):
     assert main(["bench", "render", "--n", "2000", "--size", "64", "--repeats", "2"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["backend"] == "numba" and report["median_ms"] > 0 and report["fps"] > 0
+
+
+def test_run_ahead_keeps_order_raises_where_it_happened_and_stops_when_closed():
+    import threading
+    import time
+
+    from vasa3d.pipeline import run_ahead
+
+    assert list(run_ahead(iter(range(50)), depth=3)) == list(range(50))
+
+    def broken():
+        yield from range(5)
+        raise ValueError("pose failed")
+
+    got = []
+    with pytest.raises(ValueError, match="pose failed"):
+        for item in run_ahead(broken()):
+            got.append(item)
+    assert got == [0, 1, 2, 3, 4]
+
+    produced = []
+
+    def endless():
+        i = 0
+        while True:
+            produced.append(i)
+            yield i
+            i += 1
+
+    stream = run_ahead(endless(), depth=2)
+    assert [next(stream) for _ in range(3)] == [0, 1, 2]
+    stream.close()
+    time.sleep(0.3)
+    count = len(produced)
+    time.sleep(0.3)
+    assert len(produced) == count <= 3 + 2 + 1  # the worker stopped, at most `depth` (+1 in hand) ahead
+    assert not any(t.name == "vasa3d-run-ahead" for t in threading.enumerate())
+
+
+def test_render_frames_overlapped_equals_one_by_one(obama_avatar):
+    """Posing a frame ahead in a worker thread changes nothing in the pictures."""
+    from vasa3d.motion import motion_from_audio
+    from vasa3d.pipeline import render_frames
+
+    wave = read_audio(data("audio/a01_en_jfk_inaugural.wav"), sr=16000)[:16000]
+    motion = motion_from_audio(wave, 16000, None)
+    angles = np.zeros((motion.num_frames, 2), np.float32)
+    angles[:, 0] = np.linspace(-0.3, 0.3, motion.num_frames)
+    ahead = np.stack(list(render_frames(obama_avatar, motion, angles, size=128, lookahead=2)))
+    in_turn = np.stack(list(render_frames(obama_avatar, motion, angles, size=128, lookahead=0)))
+    assert ahead.shape == (motion.num_frames, 128, 128, 3)
+    assert np.array_equal(ahead, in_turn)
+    assert np.abs(ahead[0].astype(int) - ahead[-1].astype(int)).mean() > 1.0  # the frames do differ
+
+
+def test_pipeline_streams_segments_then_the_joined_video(tmp_path, obama_path, speech_3s):
+    """With on_segment, 1 s segments arrive in order while rendering, and the final mp4 holds all frames."""
+    from vasa3d.io import probe_media
+    from vasa3d.pipeline import TalkingHeadPipeline, TalkRequest
+
+    seg_dir = tmp_path / "segments"
+    seg_dir.mkdir()
+    seen = []
+    progress_at_segment = []
+    last = [0.0]
+    result = TalkingHeadPipeline().run(
+        TalkRequest(image=obama_path, audio=speech_3s, output=tmp_path / "out.mp4", size=128),
+        progress=lambda f, m: last.__setitem__(0, f),
+        on_segment=lambda p: (seen.append(p), progress_at_segment.append(last[0])), segment_dir=seg_dir)
+    assert [p.name for p in seen] == [f"segment-0000{i}.mp4" for i in range(3)]
+    assert progress_at_segment[0] < 0.6  # the first second was out long before the end
+    assert sum(probe_media(p).video.n_frames for p in seen) == result.num_frames == 75
+    assert probe_media(result.video).video.n_frames == 75
+    assert result.timings["first_frame_s"] < result.timings["total_s"]
+
+
+def test_talk_stream_writes_a_fragmented_mp4_and_renames_it(tmp_path, obama_path, speech_3s, capsys):
+    from vasa3d.io import probe_media
+
+    out = tmp_path / "live.mp4"
+    assert main(["talk", str(obama_path), str(speech_3s), "-o", str(out), "--size", "128", "--stream"]) == 0
+    assert "live.partial.mp4" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["live.mp4"]
+    with open(out, "rb") as f:
+        head = f.read(4096)
+    assert b"moof" in head or b"mvex" in head  # fragmented: movie extends header up front
+    assert probe_media(out).video.n_frames == 75
+
+
+def test_bench_pipeline_prints_consistent_figures(capsys):
+    import json
+
+    assert main(["bench", "pipeline", "--size", "96", "--seconds", "1"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["frames"] == 25 and r["clip_s"] == 1.0
+    for key in ("avatar_s", "motion_s", "first_frame_s", "render_fps", "encode_fps", "end_to_end_fps",
+                "peak_rss_mb"):
+        assert r[key] > 0, key
+    assert r["end_to_end_fps"] <= min(r["render_fps"], r["encode_fps"]) * 1.5  # together is not faster than each
+    assert r["end_to_end_vs_encode_only"] == pytest.approx(r["encode_fps"] / r["end_to_end_fps"], rel=0.1)
+    assert r["threads"]["numba"] >= 1 and r["cpu"]

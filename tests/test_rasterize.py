@@ -95,6 +95,37 @@ def test_numba_matches_reference_on_head_like_scene():
 
 
 @needs_numba
+@pytest.mark.parametrize("scene_name", ["random", "head"])
+def test_render_image_equals_the_composited_reference(scene_name):
+    """The inference kernel (RGB over a background image, straight to uint8) gives the torch reference's image
+    composited over the same plate, to within one 8-bit level, and exactly 255 * plate where nothing is drawn."""
+    from vasa3d.render import render_image
+    from vasa3d.render.bench import head_scene
+
+    scene = random_scene(1500, width=80, height=72) if scene_name == "random" else head_scene(4000, 96, seed=3)
+    h, w = scene["height"], scene["width"]
+    plate = torch.rand(h, w, 3, generator=torch.Generator().manual_seed(5))
+    args = [scene[k] for k in PARAMS]
+    frame = render_image(*args, scene["viewmats"][0], scene["Ks"][0], w, h, plate, backend="numba")
+    ref = render_image(*args, scene["viewmats"][0], scene["Ks"][0], w, h, plate, backend="torch")
+    assert frame.dtype == torch.uint8 and frame.shape == (h, w, 3)
+    assert int((frame.int() - ref.int()).abs().max()) <= 1
+    alpha = rasterize(*args, scene["viewmats"], scene["Ks"], w, h, backend="torch").alpha[0, ..., 0]
+    empty = alpha == 0
+    assert 0 < int(empty.sum()) < h * w
+    assert torch.equal(frame[empty], (plate[empty] * 255.0 + 0.5).to(torch.uint8))
+
+
+def test_render_image_refuses_non_rgb_colours():
+    scene = random_scene(10, dim=4)
+    with pytest.raises(InputError, match="RGB"):
+        from vasa3d.render import render_image
+
+        render_image(*[scene[k] for k in PARAMS], scene["viewmats"][0], scene["Ks"][0], 80, 72,
+                     torch.zeros(72, 80, 3), backend="torch")
+
+
+@needs_numba
 @pytest.mark.parametrize("dim", [1, 5])
 def test_numba_matches_reference_for_other_channel_counts(dim):
     assert_backends_agree(random_scene(400, width=64, height=48, dim=dim, seed=dim))

@@ -99,6 +99,9 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"strength of nods and sway, 0-{v.MAX_MOTION_SCALE:g} (0 = still)")
     p.add_argument("--seed", type=int, default=m.seed,
                    help="random seed of blinks and head motion (same seed, same video)")
+    p.add_argument("--stream", action="store_true",
+                   help="write a fragmented mp4 that plays while it is made, at OUT.partial.mp4 (renamed to OUT "
+                        "when complete)")
     p.add_argument("--language", default=m.language,
                    help="espeak-ng code of the speech's language (fr, es, de, cmn, ...); aligns a transcript in it")
     _add_style_options(p)
@@ -153,6 +156,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--end", type=float, default=42.0, help="segment end, seconds")
     b.add_argument("--steps", type=int, default=_DEFAULTS.fit.steps, help="fitting steps")
     b.add_argument("--max-frames", type=int, default=_DEFAULTS.fit.max_frames, help="frames the fit uses")
+    b = bsub.add_parser("pipeline", help="end-to-end speed of talk: avatar, motion, first frame, render, encode")
+    from vasa3d.pipeline_bench import add_arguments
+
+    add_arguments(b)
     b = bsub.add_parser("pose", help="posing speed, parity with the NumPy reference, gradcheck")
     b.add_argument("--n-frames", type=int, default=100, help="frames of random coefficients and head poses")
     b.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -204,11 +211,15 @@ def _cmd_talk(a) -> int:
                       camera_path=a.camera_path, size=a.size, fps=a.fps, expression_scale=a.expression_scale,
                       head_motion_scale=a.head_motion_scale, seed=a.seed, backend=a.backend, device=a.device,
                       language=a.language, emotion=a.emotion, emotion_intensity=a.emotion_intensity,
-                      head_motion=a.head_motion)
+                      head_motion=a.head_motion, fragmented=a.stream)
     req.validate(_DEFAULTS)          # every option and path, before any work
     transcript = _read_transcript(a.transcript)
     phones = load_phones(a.audio) if Path(a.audio).suffix.lower() == ".wav" else None
     req = replace(req, transcript=transcript, phones=tuple(phones) if phones else None)
+    if a.stream:
+        from vasa3d.io.video import partial_path
+
+        print(f"playable while it is made: {partial_path(a.output)}", file=sys.stderr)
     bar, update = _progress_bar()
     try:
         result = TalkingHeadPipeline().run(req, progress=update)
@@ -388,6 +399,19 @@ def _cmd_bench(a) -> int:
         return _bench_pose(a)
     if a.bench == "fit":
         return _bench_fit(a)
+    if a.bench == "pipeline":
+        from vasa3d import validate as v
+        from vasa3d.pipeline_bench import bench_pipeline
+
+        if a.image:
+            v.check_image_file(a.image)
+        if a.audio:
+            v.check_audio_file(a.audio)
+        v.check_number("seconds", a.seconds, 0.5, 600.0)
+        v.check_render_config(replace(_DEFAULTS.render, size=a.size,
+                                      encoder_preset=a.preset or _DEFAULTS.render.encoder_preset))
+        print(json.dumps(bench_pipeline(a.size, a.seconds, a.image, a.audio, a.preset), indent=2))
+        return 0
     from vasa3d.render.bench import bench_render
 
     print(json.dumps(bench_render(n=a.n, size=a.size, backward=a.backward, backend=a.backend, repeats=a.repeats,

@@ -38,7 +38,8 @@ class TalkRequest:
     transcript: the words spoken (optional; improves lip sync). phones: exact phone segments (from `vasa3d say`).
     language: espeak-ng code of the speech's language ("fr", "es", ...; None: the config's, "" = English).
     emotion (neutral, happy, sad, angry, surprised), emotion_intensity (0-2), head_motion (still, natural, lively).
-    output: where the mp4 goes. The rest override `PipelineConfig.render` / `.motion` for this request only;
+    output: where the mp4 goes. fragmented: write it as a fragmented mp4 that a player can open while it is being
+    written, at `vasa3d.io.video.partial_path(output)`, renamed to `output` when complete. The rest override `PipelineConfig.render` / `.motion` for this request only;
     None keeps the config's value. Angles in degrees (UI edge). `validate` checks it all (limits in
     `vasa3d.validate`); `TalkingHeadPipeline.run` calls it before any work.
     """
@@ -62,6 +63,7 @@ class TalkRequest:
     emotion: str | None = None
     emotion_intensity: float | None = None
     head_motion: str | None = None
+    fragmented: bool = False
 
     def validate(self, config: PipelineConfig = PipelineConfig()) -> tuple[RenderConfig, MotionConfig]:
         """This request's render and motion configs (`config` with the request's overrides), after checking
@@ -176,49 +178,91 @@ class TalkingHeadPipeline:
                 self._cache.popitem(last=False)
         return avatar
 
-    def run(self, request: TalkRequest, progress: ProgressCallback | None = None) -> TalkResult:
+    def run(self, request: TalkRequest, progress: ProgressCallback | None = None,
+            on_segment: Callable[[Path], None] | None = None, segment_dir: Path | None = None,
+            segment_s: float = 1.0) -> TalkResult:
         """Make the video of `request`; returns a `TalkResult`.
 
         Raises InputError for bad input (nothing is written then): options and paths are checked first
         (`TalkRequest.validate`), before any decoding, face analysis or rendering. The mp4 appears atomically
         when complete, replacing an older file there only then.
+
+        Stages overlap where they can: the motion is computed while the avatar is built, posing runs a frame
+        ahead of rasterizing (`render_frames`), and the encoder takes each frame as it is drawn.
+
+        Streaming: with `on_segment`, the video is also cut into self-contained mp4 segments of `segment_s`
+        seconds (H.264 + AAC) written into `segment_dir` (an existing directory the caller owns), and
+        `on_segment(path)` is called as each one is finished, from the thread that runs this method; the mp4 at
+        `request.output` is then joined from them without re-encoding. Timings: avatar_s, motion_s (overlapped
+        with the avatar), first_frame_s (from the start), render_and_encode_s, total_s.
         """
         render_cfg, motion_cfg = request.validate(self.config)
         from vasa3d.avatar.view import FrameRenderer, resolve_target
         from vasa3d.io.audio import read_audio
-        from vasa3d.io.video import write_video
-        from vasa3d.motion import motion_from_audio
+        from vasa3d.io.video import SegmentedVideoWriter, VideoWriter
 
+        if on_segment is not None and (segment_dir is None or not Path(segment_dir).is_dir()):
+            raise ValueError("streaming segments needs segment_dir, an existing directory")
         resolve_target(render_cfg.backend, render_cfg.device)          # an unavailable GPU: say so before any work
         report = progress or (lambda fraction, message: None)
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         report(0.0, "reading the speech")
         wave = read_audio(request.audio, sr=AUDIO_RATE)
-        report(0.02, "analysing the face and building the avatar")
-        avatar = self.build_avatar(request.image)
-        timings["avatar_s"] = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        report(0.15, "computing lip sync and head motion")
-        motion = motion_from_audio(wave, AUDIO_RATE, request.transcript, phones=request.phones, config=motion_cfg)
-        timings["motion_s"] = time.perf_counter() - t1
+        report(0.02, "building the avatar and computing lip sync and head motion")
+        avatar, motion = self._avatar_and_motion(request, wave, motion_cfg, timings)
         renderer = FrameRenderer(avatar, render_cfg.size, render_cfg.backend, render_cfg.device)
         angles = _camera_angles(render_cfg, motion.num_frames)
         t2 = time.perf_counter()
-
-        def frames() -> Iterator[np.ndarray]:
+        if on_segment is not None:
+            writer = SegmentedVideoWriter(request.output, render_cfg.fps, wave, AUDIO_RATE, segment_dir=segment_dir,
+                                          segment_s=segment_s, on_segment=on_segment, crf=render_cfg.crf,
+                                          preset=render_cfg.encoder_preset)
+        else:
+            writer = VideoWriter(request.output, render_cfg.fps, wave, AUDIO_RATE, crf=render_cfg.crf,
+                                 preset=render_cfg.encoder_preset, fragmented=request.fragmented)
+        with writer:
             for i, frame in enumerate(render_frames(avatar, motion, angles, renderer=renderer)):
+                writer.write(frame)
+                if i == 0:
+                    timings["first_frame_s"] = time.perf_counter() - t0
                 if i % 5 == 0:
                     report(0.2 + 0.78 * i / motion.num_frames, f"rendering frame {i + 1}/{motion.num_frames}")
-                yield frame
-
-        out = write_video(request.output, frames(), render_cfg.fps, wave, AUDIO_RATE)
         timings["render_and_encode_s"] = time.perf_counter() - t2
         timings["total_s"] = time.perf_counter() - t0
         report(1.0, "done")
-        return TalkResult(video=Path(out), num_frames=motion.num_frames, duration_s=len(wave) / AUDIO_RATE,
-                          backend=renderer.backend, num_gaussians=avatar.num_gaussians, timings=timings,
-                          device=str(renderer.device))
+        return TalkResult(video=Path(request.output), num_frames=motion.num_frames,
+                          duration_s=len(wave) / AUDIO_RATE, backend=renderer.backend,
+                          num_gaussians=avatar.num_gaussians, timings=timings, device=str(renderer.device))
+
+    def _avatar_and_motion(self, request: TalkRequest, wave: np.ndarray, motion_cfg, timings: dict):
+        """(the request's avatar, its MotionSequence), the motion computed in a worker thread while the avatar is
+        built in this one (face analysis and speech recognition each keep a core busy). Fills
+        timings["avatar_s"] and ["motion_s"]; an exception of either is raised here once both have ended."""
+        from vasa3d.motion import motion_from_audio
+
+        box: dict = {}
+
+        def motion_job() -> None:
+            t = time.perf_counter()
+            try:
+                box["motion"] = motion_from_audio(wave, AUDIO_RATE, request.transcript, phones=request.phones,
+                                                  config=motion_cfg)
+            except BaseException as exc:  # re-raised in the caller
+                box["error"] = exc
+            timings["motion_s"] = time.perf_counter() - t
+
+        worker = threading.Thread(target=motion_job, name="vasa3d-motion", daemon=True)
+        worker.start()
+        t = time.perf_counter()
+        try:
+            avatar = self.build_avatar(request.image)
+            timings["avatar_s"] = time.perf_counter() - t
+        finally:
+            worker.join()
+        if "error" in box:
+            raise box["error"]
+        return avatar, box["motion"]
 
 
 def _camera_angles(cfg, num_frames: int) -> np.ndarray:
@@ -228,26 +272,84 @@ def _camera_angles(cfg, num_frames: int) -> np.ndarray:
 
 
 def render_frames(avatar, motion, angles: np.ndarray, size: int | None = None, backend: str = "auto",
-                  device: str = "cpu", renderer=None) -> Iterator[np.ndarray]:
-    """Render the frames of `motion` one by one.
+                  device: str = "cpu", renderer=None, lookahead: int = 2) -> Iterator[np.ndarray]:
+    """Render the frames of `motion` one by one, yielding each as soon as it is made.
+
+    Posing runs one step ahead in a worker thread (`FrameRenderer.posed`, PyTorch) while the caller's thread
+    rasterizes (`FrameRenderer.draw`, numba without the GIL), so the two overlap on a multi-core CPU; at most
+    `lookahead` posed frames wait at any time. Closing the generator early stops the worker.
 
     Args:
         avatar: an `Avatar`; motion: a `MotionSequence` with T frames; angles: float32 [T, 2] camera (yaw, pitch)
         in radians (see `vasa3d.render.cameras.camera_path`); size: output side in pixels; backend: rasterizer;
         device: where posing and rasterizing run ("auto", "cpu", "cuda"); renderer: a `FrameRenderer` of this
-        avatar to use instead of making one from size/backend/device.
+        avatar to use instead of making one from size/backend/device; lookahead: posed frames kept ready
+        (0: pose and draw in turn on the caller's thread).
     Yields:
         uint8 [size, size, 3] RGB frames, the avatar composited over its background plate.
+    Raises:
+        whatever posing raises, in the caller's thread, at the frame where it happened.
     """
     from vasa3d.avatar import FramePose
     from vasa3d.avatar.view import FrameRenderer
 
     renderer = renderer or FrameRenderer(avatar, size, backend, device)
     names = tuple(motion.names)
-    for t in range(motion.num_frames):
-        pose = FramePose(names=names, coeffs=motion.coeffs[t], head_rotation=motion.head_rotation[t],
-                         head_translation=motion.head_translation[t], gaze=motion.gaze[t])
-        yield renderer.render(pose, float(angles[t, 0]), float(angles[t, 1]))
+
+    def posed() -> Iterator:
+        for t in range(motion.num_frames):
+            pose = FramePose(names=names, coeffs=motion.coeffs[t], head_rotation=motion.head_rotation[t],
+                             head_translation=motion.head_translation[t], gaze=motion.gaze[t])
+            yield renderer.posed(pose, float(angles[t, 0]), float(angles[t, 1]))
+
+    for item in (run_ahead(posed(), lookahead) if lookahead > 0 else posed()):
+        yield renderer.draw(item)
+
+
+def run_ahead(items: Iterator, depth: int = 2) -> Iterator:
+    """Yield the items of `items`, produced by a daemon worker thread up to `depth` items ahead of the consumer.
+
+    An exception raised by `items` is re-raised in the consumer at the position where it happened. When the
+    consumer stops early (closes this generator, or it is garbage-collected) the worker stops at its next item.
+    """
+    import queue
+
+    box: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+    done = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+        except BaseException as exc:  # handed to the consumer
+            put((None, exc))
+            return
+        put((done, None))
+
+    worker = threading.Thread(target=work, name="vasa3d-run-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, exc = box.get()
+            if exc is not None:
+                raise exc
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5.0)
 
 
 def render_video(avatar, motion, camera_path: np.ndarray, size: int, output: Path, audio: np.ndarray | None = None,

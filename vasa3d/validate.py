@@ -76,10 +76,13 @@ def check_render_config(cfg: RenderConfig) -> RenderConfig:
     check_choice("camera path", cfg.camera_path, CAMERA_PATHS)
     check_choice("backend", cfg.backend, BACKENDS)
     check_device(cfg.device)
+    check_choice("encoder preset", cfg.encoder_preset, X264_PRESETS)
+    check_number("crf", cfg.crf, 0, 51, integer=True)
     return cfg
 
 
 DEVICE_FORMS = "auto, cpu, cuda or cuda:N"
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
 def check_device(device) -> str:

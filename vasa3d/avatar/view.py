@@ -59,20 +59,30 @@ class FrameRenderer:
 
     def render(self, pose: FramePose, yaw: float = 0.0, pitch: float = 0.0) -> np.ndarray:
         """uint8 [size, size, 3] RGB of `pose` seen from the camera orbited by (`yaw`, `pitch`) radians."""
+        return self.draw(self.posed(pose, yaw, pitch))
+
+    def posed(self, pose: FramePose, yaw: float = 0.0, pitch: float = 0.0):
+        """The first half of `render`: (the posed Gaussians (`PosedGaussians`, contiguous tensors on the device,
+        in the renderer's sorted order), viewmat [4, 4]). Safe to call from another thread than `draw` (the
+        avatar's tensors are only read), which is how `vasa3d.pipeline.render_frames` overlaps the two."""
         import torch
 
         from vasa3d.avatar.pose import frame_tensors, pose_tensors
-        from vasa3d.render import rasterize
         from vasa3d.render.cameras import orbit_viewmat
 
-        viewmat = torch.from_numpy(orbit_viewmat(self.T_cam_from_head, yaw, pitch))[None].to(self.device)
+        viewmat = torch.from_numpy(orbit_viewmat(self.T_cam_from_head, yaw, pitch)).to(self.device)
         with torch.no_grad():             # the rasterizer needs no particular order of the Gaussians
             g = pose_tensors(self.tensors, *frame_tensors(self.tensors, pose), avatar_order=False)
-            out = rasterize(g.means.contiguous(), g.quats.contiguous(), g.scales.contiguous(),
-                            g.opacities.contiguous(), g.colors.contiguous(), viewmat, self.K, self.size, self.size,
-                            backend=self.backend)
-            rgb = out.rgb[0] + (1.0 - out.alpha[0]) * self.plate
-            frame = (rgb.clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8)
+            g = type(g)(**{k: v.contiguous() for k, v in vars(g).items()})
+        return g, viewmat
+
+    def draw(self, posed) -> np.ndarray:
+        """The second half of `render`: rasterize what `posed` returned over the plate; uint8 [size, size, 3]."""
+        from vasa3d.render import render_image
+
+        g, viewmat = posed
+        frame = render_image(g.means, g.quats, g.scales, g.opacities, g.colors, viewmat, self.K[0], self.size,
+                             self.size, self.plate, backend=self.backend)
         return frame.cpu().numpy()
 
 

@@ -34,7 +34,7 @@ _LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG
 
 def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float,
                 audio: np.ndarray | None = None, audio_sr: int = 16000, *, crf: int = 18,
-                preset: str = "medium", backend: Backend = "auto") -> Path:
+                preset: str = "medium", backend: Backend = "auto", fragmented: bool = False) -> Path:
     """Encode frames (and optional audio) to an mp4 with H.264 video and AAC audio, atomically.
 
     Args:
@@ -48,6 +48,8 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
         crf: x264 constant rate factor (0 lossless .. 51 worst; 18 is visually lossless).
         preset: x264 speed preset ("ultrafast" .. "veryslow").
         backend: "pyav", "ffmpeg" (imageio-ffmpeg binary) or "auto" (PyAV when it has libx264).
+        fragmented: write a fragmented MP4 (a keyframe and a fragment every second) to `partial_path(path)`,
+            which a player can open and play while it grows; it is renamed to `path` when complete.
     Returns:
         the target path.
     Raises:
@@ -56,7 +58,7 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
         Whatever `frames` raises propagates; in every failure case no file is left at `path` (an older file
         there is kept) and the temporary file is removed.
     """
-    writer = VideoWriter(path, fps, audio, audio_sr, crf=crf, preset=preset, backend=backend)
+    writer = VideoWriter(path, fps, audio, audio_sr, crf=crf, preset=preset, backend=backend, fragmented=fragmented)
     with writer:
         for frame in frames:
             writer.write(frame)
@@ -74,11 +76,13 @@ class VideoWriter:
         # out.mp4 now exists; on an exception inside the block it does not, and no temp file remains
 
     Arguments are those of `write_video`. The encoder opens at the first frame (its size fixes the video size).
+    While writing, the file grows at a temporary path beside `path` (`partial_path(path)` when fragmented).
     `close()` finishes and renames (called by `__exit__` on success); `abort()` discards (on failure).
     """
 
     def __init__(self, path: str | os.PathLike, fps: float, audio: np.ndarray | None = None,
-                 audio_sr: int = 16000, *, crf: int = 18, preset: str = "medium", backend: Backend = "auto"):
+                 audio_sr: int = 16000, *, crf: int = 18, preset: str = "medium", backend: Backend = "auto",
+                 fragmented: bool = False):
         if not (isinstance(fps, numbers.Real) and math.isfinite(fps) and 0 < fps <= MAX_FPS):
             raise ValueError(f"fps must be a number in (0, {MAX_FPS:g}], got {fps!r}")
         self.path = Path(path)
@@ -89,8 +93,9 @@ class VideoWriter:
         self.audio_sr = int(audio_sr)
         self.crf, self.preset = int(crf), preset
         self.backend = _choose_backend(backend)
+        self.fragmented = bool(fragmented)
         self.n_frames = 0
-        self._tmp = temp_path_for(self.path)
+        self._tmp = partial_path(self.path) if self.fragmented else temp_path_for(self.path)
         self._encoder: _PyAVEncoder | _FFmpegPipeEncoder | None = None
         self._size: tuple[int, int] | None = None
         self._done = False
@@ -151,7 +156,19 @@ class VideoWriter:
                              "choose an even --size or crop one pixel")
         self._size = (height, width)
         cls = _PyAVEncoder if self.backend == "pyav" else _FFmpegPipeEncoder
-        self._encoder = cls(self._tmp, width, height, self.fps, self.audio, self.audio_sr, self.crf, self.preset)
+        self._encoder = cls(self._tmp, width, height, self.fps, self.audio, self.audio_sr, self.crf, self.preset,
+                            self.fragmented)
+
+
+def partial_path(path: str | os.PathLike) -> Path:
+    """Where a fragmented video grows while it is written: ``out.mp4`` -> ``out.partial.mp4`` beside it."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.partial{path.suffix}")
+
+
+def _movflags(fragmented: bool) -> str:
+    """mp4 muxer flags: the index first (progressive download), or fragments a player can read as they come."""
+    return "+frag_keyframe+empty_moov+default_base_moof" if fragmented else "+faststart"
 
 
 def pyav_has_libx264() -> bool:
@@ -191,14 +208,19 @@ class _PyAVEncoder:
     """libx264 + aac through PyAV; audio is interleaved with the video, frame by frame."""
 
     def __init__(self, tmp: Path, width: int, height: int, fps: Fraction, audio: np.ndarray | None,
-                 audio_sr: int, crf: int, preset: str):
+                 audio_sr: int, crf: int, preset: str, fragmented: bool = False):
         import av
 
-        self.container = av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"})
+        options = {"movflags": _movflags(fragmented)}
+        if fragmented:  # each finished fragment goes to disk at once, not when the I/O buffer fills
+            options["flush_packets"] = "1"
+        self.container = av.open(str(tmp), mode="w", format="mp4", options=options)
         try:
             self.video = self.container.add_stream("libx264", rate=fps)
             self.video.width, self.video.height, self.video.pix_fmt = width, height, "yuv420p"
             self.video.options = {"crf": str(crf), "preset": preset}
+            if fragmented:  # a keyframe, hence a fragment, every second
+                self.video.options |= {"g": str(max(1, round(fps))), "keyint_min": str(max(1, round(fps)))}
             ctx = self.video.codec_context
             ctx.colorspace = ctx.color_primaries = ctx.color_trc = _BT709
             ctx.color_range = _LIMITED_RANGE
@@ -253,7 +275,7 @@ class _FFmpegPipeEncoder:
     """Fallback: raw RGB frames piped into imageio-ffmpeg's ffmpeg binary; audio from a temporary wav."""
 
     def __init__(self, tmp: Path, width: int, height: int, fps: Fraction, audio: np.ndarray | None,
-                 audio_sr: int, crf: int, preset: str):
+                 audio_sr: int, crf: int, preset: str, fragmented: bool = False):
         import imageio_ffmpeg
 
         from vasa3d.io.audio import write_wav
@@ -269,7 +291,10 @@ class _FFmpegPipeEncoder:
         cmd += ["-c:v", "libx264", "-crf", str(crf), "-preset", preset, "-pix_fmt", "yuv420p",
                 "-vf", "scale=out_color_matrix=bt709:out_range=tv", "-colorspace", "bt709",
                 "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
-                "-movflags", "+faststart", "-f", "mp4", str(tmp)]
+                "-movflags", _movflags(fragmented), "-flush_packets", "1", "-f", "mp4", str(tmp)]
+        if fragmented:
+            gop = str(max(1, round(fps)))
+            cmd[-5:-5] = ["-g", gop, "-keyint_min", gop]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def write(self, rgb: np.ndarray) -> None:
@@ -299,3 +324,134 @@ class _FFmpegPipeEncoder:
         if self.wav is not None:
             with contextlib.suppress(FileNotFoundError):
                 self.wav.unlink()
+
+
+class SegmentedVideoWriter:
+    """Streams frames into short, self-contained mp4 segments (H.264 + AAC, each about `segment_s` long, each
+    starting with a keyframe), then joins them into one mp4 at `path` without re-encoding the video.
+
+    For players that take a video piece by piece (the web demo's streaming output): each segment is handed to
+    `on_segment(path)` as soon as it is closed. Usage and failure rules are `VideoWriter`'s: the joined file
+    appears atomically at `path` on a clean exit; on an exception neither it nor a temporary file remains (the
+    segments themselves live in `segment_dir`, which the caller owns and removes).
+
+    Args:
+        path: the joined .mp4. fps, audio, audio_sr, crf, preset: as `write_video` (each segment carries its slice
+            of the audio; the joined file carries the whole audio, encoded once).
+        segment_dir: an existing directory for the segment files (segment-00000.mp4, ...).
+        segment_s: segment length in seconds (a whole number of frames, at least one).
+        on_segment: called with each finished segment's path, in order.
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: float, audio: np.ndarray | None = None, audio_sr: int = 16000,
+                 *, segment_dir: str | os.PathLike, segment_s: float = 1.0, on_segment=None, crf: int = 18,
+                 preset: str = "veryfast"):
+        if not (isinstance(fps, numbers.Real) and math.isfinite(fps) and 0 < fps <= MAX_FPS):
+            raise ValueError(f"fps must be a number in (0, {MAX_FPS:g}], got {fps!r}")
+        self.path = Path(path)
+        if not self.path.parent.is_dir():
+            raise FileNotFoundError(f"cannot write '{self.path}': directory '{self.path.parent}' does not exist")
+        self.segment_dir = Path(segment_dir)
+        if not self.segment_dir.is_dir():
+            raise FileNotFoundError(f"segment directory '{self.segment_dir}' does not exist")
+        self.fps = (fps if isinstance(fps, Fraction) else Fraction(float(fps))).limit_denominator(1001)
+        self.audio = None if audio is None else _check_audio(audio, audio_sr)
+        self.audio_sr = int(audio_sr)
+        self.per_segment = max(1, round(float(segment_s) * float(self.fps)))
+        self.on_segment = on_segment
+        self.crf, self.preset = int(crf), preset
+        self.segments: list[Path] = []
+        self.n_frames = 0
+        self._current: VideoWriter | None = None
+        self._done = False
+
+    def __enter__(self) -> SegmentedVideoWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def write(self, frame: np.ndarray) -> None:
+        """Add one frame (uint8 RGB [H, W, 3]); closes and hands over a segment when it is full."""
+        if self._done:
+            raise RuntimeError("SegmentedVideoWriter is closed")
+        if self._current is None:
+            self._current = self._open_segment(self.n_frames)
+        self._current.write(frame)
+        self.n_frames += 1
+        if self._current.n_frames == self.per_segment:
+            self._finish_segment()
+
+    def close(self) -> Path:
+        """Close the last segment and join all of them with the whole audio into `path` (atomically)."""
+        if self._done:
+            return self.path
+        try:
+            if self._current is not None:
+                self._finish_segment()
+            if not self.segments:
+                raise InputError("no frames were given to the video writer; render at least one frame")
+            self._join()
+            self._done = True
+        except BaseException:
+            self.abort()
+            raise
+        return self.path
+
+    def abort(self) -> None:
+        """Stop; the joined file is not written (segments already handed over stay in `segment_dir`)."""
+        self._done = True
+        if self._current is not None:
+            self._current.abort()
+            self._current = None
+
+    def _open_segment(self, first: int) -> VideoWriter:
+        seg = self.segment_dir / f"segment-{len(self.segments):05d}.mp4"
+        audio = None
+        if self.audio is not None:  # this segment's share of the audio (the joined file gets all of it)
+            lo = round(first * self.audio_sr / self.fps)
+            audio = self.audio[lo:round((first + self.per_segment) * self.audio_sr / self.fps)]
+            if audio.size == 0:  # video longer than the audio: a silent segment still has an audio track
+                audio = np.zeros(1, np.float32)
+        return VideoWriter(seg, self.fps, audio, self.audio_sr, crf=self.crf, preset=self.preset, backend="auto")
+
+    def _finish_segment(self) -> None:
+        writer, self._current = self._current, None
+        writer.close()
+        self.segments.append(writer.path)
+        if self.on_segment is not None:
+            self.on_segment(writer.path)
+
+    def _join(self) -> None:
+        """Concatenate the segments' video (stream copy) and encode the whole audio once, into `path`."""
+        import imageio_ffmpeg
+
+        from vasa3d.io.audio import write_wav
+        from vasa3d.io.atomic import atomic_path
+
+        listing = self.segment_dir / "segments.txt"
+        listing.write_text("".join(f"file '{p.resolve()}'\n" for p in self.segments), encoding="utf-8")
+        cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "concat", "-safe", "0",
+               "-i", str(listing)]
+        wav = None
+        if self.audio is not None:
+            wav = self.segment_dir / "audio.wav"
+            write_wav(wav, self.audio, self.audio_sr)
+            cmd += ["-i", str(wav), "-map", "0:v", "-map", "1:a", "-c:a", "aac", "-b:a", str(AUDIO_BITRATE)]
+        else:
+            cmd += ["-map", "0:v"]
+        try:
+            with atomic_path(self.path) as tmp:
+                proc = subprocess.run(cmd + ["-c:v", "copy", "-movflags", "+faststart", "-f", "mp4", str(tmp)],
+                                      capture_output=True, check=False)
+                if proc.returncode != 0:
+                    raise RuntimeError(f"joining the video segments failed: {proc.stderr.decode(errors='replace')}")
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                listing.unlink()
+            if wav is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    wav.unlink()

@@ -5,6 +5,6 @@ Importing this package loads torch but no numba kernels; they compile (or load f
 
 from __future__ import annotations
 
-from vasa3d.render.rasterize import RenderOutput, available_backends, rasterize, resolve_backend
+from vasa3d.render.rasterize import RenderOutput, available_backends, rasterize, render_image, resolve_backend
 
-__all__ = ["RenderOutput", "available_backends", "rasterize", "resolve_backend"]
+__all__ = ["RenderOutput", "available_backends", "rasterize", "render_image", "resolve_backend"]

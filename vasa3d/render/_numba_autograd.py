@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from vasa3d.render._numba_project import REC, REC_Z, bin_tiles, project_bwd, project_fwd
-from vasa3d.render._numba_raster import FAST_CH, G_OP, raster_bwd, raster_fwd, reduce_isect_grads
+from vasa3d.render._numba_raster import FAST_CH, G_OP, raster_bwd, raster_fwd, raster_image, reduce_isect_grads
 from vasa3d.render._torch_ref import TILE_SIZE
 
 
@@ -149,3 +149,26 @@ def rasterize_numba(means, quats, scales, opacities, colors, viewmats, Ks, width
     means, quats, scales, opacities, colors and backgrounds.
     """
     return _RasterizeNumba.apply(means, quats, scales, opacities, colors, backgrounds, viewmats, Ks, width, height)
+
+
+def render_image_numba(means, quats, scales, opacities, colors, viewmat, K, width, height, plate) -> np.ndarray:
+    """One camera's RGB over a background image, straight to uint8, without gradients (the numba kernels'
+    inference path; same pixels as `rasterize_numba` composited over `plate`, to within one 8-bit level).
+
+    means [N,3], quats [N,4], scales [N,3], opacities [N], colors [N,3] (tensors or arrays; conventions of
+    `vasa3d.render.rasterize`); viewmat [4,4]; K [3,3]; plate [H,W,3] float32 in [0, 1].
+    Returns uint8 [H,W,3] (a numpy array).
+    """
+    arrs = tuple(_np32(t) if isinstance(t, torch.Tensor) else np.ascontiguousarray(t, np.float32)
+                 for t in (means, quats, scales, opacities, colors, viewmat, K, plate))
+    means, quats, scales, opacities, cols, vm, k, plate = arrs
+    n = means.shape[0]
+    rec = np.empty((n, REC), dtype=np.float32)
+    radii = np.empty(n, dtype=np.int32)
+    rects = np.empty((n, 4), dtype=np.int32)
+    project_fwd(means, quats, scales, opacities, vm, k, width, height, rec, radii, rects)
+    tiles_x, tiles_y = math.ceil(width / TILE_SIZE), math.ceil(height / TILE_SIZE)
+    offsets, ids = bin_tiles(rec, radii, rects, tiles_x, tiles_y, 2 * numba.get_num_threads())
+    out = np.empty((height, width, 3), dtype=np.uint8)
+    raster_image(rec, cols, offsets, ids, tile_order(tiles_x * tiles_y), tiles_x, width, height, plate, out)
+    return out

@@ -255,6 +255,84 @@ def raster_fwd(rec, feats, offsets, ids, tile_order, tiles_x, width, height, bg,
 
 
 @njit(inline="always", **_JIT)
+def _img_half(w, fg, u, ca, bx, sy, op, xh):
+    """`_fwd_half` for inference: three colour channels, no last-contributor tag, no per-Gaussian weight row.
+    Returns the number of pixels finished."""
+    c0, c1, c2 = fg[0], fg[1], fg[2]
+    nstop = 0
+    for i in range(_HW):
+        dx = u - (xh + _F(i))
+        s = _HALF * ca * dx * dx + bx * dx + sy
+        alpha = min(_AMAX, op * _exp_neg(s))
+        t = w[FW_T + i]
+        ok = (s >= _ZERO) & (alpha >= _AMIN) & (t > _ZERO)
+        nt = t * (_ONE - alpha)
+        add = ok & (nt > _TMIN)
+        stop = ok & (nt <= _TMIN)
+        wv = alpha * t if add else _ZERO
+        tt = nt if add else t
+        w[FW_T + i] = -tt if stop else tt
+        w[FW_ACC + i] += wv * c0
+        w[FW_ACC + 16 + i] += wv * c1
+        w[FW_ACC + 32 + i] += wv * c2
+        nstop += np.int64(stop)
+    return nstop
+
+
+@njit(parallel=True, **_JIT)
+def raster_image(rec, feats, offsets, ids, tile_order, tiles_x, width, height, plate, out):
+    """Inference-only compositing of RGB over a background image, straight to 8-bit.
+
+    The rules of `raster_fwd` (same pixels, same early termination) for the first three features only, with
+    nothing kept for a backward pass: out [H,W,3] uint8 = round(255 clip(sum_i w_i c_i + T_final plate, 0, 1)),
+    plate [H,W,3] float32 in [0, 1]. Saves the separate compositing, clamping and conversion passes of a
+    rendered float image (about 2 ms per 512 px frame on one core).
+    """
+    for k in prange(tile_order.shape[0]):
+        x0, y0 = _tile_origin(tile_order[k], tiles_x)
+        ws = np.zeros((_TS, FW_ACC + _TS * 3), dtype=np.float32)
+        live_h = np.zeros(2 * _TS, dtype=np.int64)
+        for r in range(_TS):
+            for i in range(_TS):
+                inside = (y0 + r < height) & (x0 + i < width)
+                ws[r, FW_T + i] = _ONE if inside else -_ONE
+                live_h[2 * r + i // _HW] += np.int64(inside)
+        live = np.int64(0)
+        for b in range(2 * _TS):
+            live |= np.int64(live_h[b] > 0) << b
+        x0f, y0f = _F(x0) + _HALF, _F(y0)
+        start, end = offsets[tile_order[k]], offsets[tile_order[k] + 1]
+        for j in range(start, end):
+            if live == 0:
+                break
+            if j + _PREFETCH < end:
+                _prefetch_row(rec, ids[j + _PREFETCH])
+                _prefetch_row(feats, ids[j + _PREFETCH])
+            g = ids[j]
+            rg = rec[g]
+            u, v = rg[REC_U], rg[REC_V]
+            if _skip_in_tile(rg, u, v, x0f, y0f):
+                continue
+            todo = _need_mask(rg, u, v, x0f, y0f) & live
+            while todo != 0:
+                b = _cttz(todo)
+                todo &= todo - 1
+                r, h = b >> 1, (b & 1) * _HW
+                dy = v - (y0f + _F(r) + _HALF)
+                nstop = _img_half(ws[r, h:], feats[g], u, rg[REC_A], rg[REC_B] * dy, _HALF * rg[REC_C] * dy * dy,
+                                  rg[REC_OP], x0f + _F(h))
+                live_h[b] -= nstop
+                if live_h[b] == 0:
+                    live &= ~(np.int64(1) << b)
+        for r in range(min(_TS, height - y0)):
+            for i in range(min(_TS, width - x0)):
+                t = abs(ws[r, FW_T + i])
+                for f in range(3):
+                    val = ws[r, FW_ACC + _TS * f + i] + t * plate[y0 + r, x0 + i, f]
+                    out[y0 + r, x0 + i, f] = np.uint8(min(max(val, _ZERO), _ONE) * _F(255.0) + _HALF)
+
+
+@njit(inline="always", **_JIT)
 def _vr_col(f):
     """Workspace column of the output gradient of feature f (its blend-behind column is 16 further on)."""
     return BW_VR + _TS * f if f < FAST_CH else BW_EXTRA + 2 * _TS * (f - FAST_CH)

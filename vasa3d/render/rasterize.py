@@ -170,3 +170,49 @@ def rasterize(
             means, quats, scales, opacities, colors, viewmats, Ks, width, height, backgrounds
         )
     return RenderOutput(rgb=rgb, alpha=alpha, depth=depth)
+
+
+def render_image(
+    means: torch.Tensor,
+    quats: torch.Tensor,
+    scales: torch.Tensor,
+    opacities: torch.Tensor,
+    colors: torch.Tensor,
+    viewmat: torch.Tensor,
+    K: torch.Tensor,
+    width: int,
+    height: int,
+    plate: torch.Tensor,
+    backend: BackendName = "auto",
+) -> torch.Tensor:
+    """One finished 8-bit frame: the Gaussians seen by one camera, composited over a background image.
+
+    The no-gradient path of the renderers (video frames, previews): numba composites and converts inside its
+    tile kernel (no float image, no separate compositing pass); gsplat and torch run `rasterize` and composite
+    on their device. Same pixels either way, to within one 8-bit level.
+
+    Args:
+        means, quats, scales, opacities: as `rasterize`; colors: [N,3] RGB in [0, 1].
+        viewmat: [4,4] world -> camera (OpenCV); K: [3,3] pixels; width, height: pixels.
+        plate: [H,W,3] float32 RGB in [0, 1] behind the Gaussians, on the Gaussians' device.
+        backend: as `rasterize`.
+    Returns:
+        uint8 [H,W,3] RGB tensor on the Gaussians' device: round(255 clip(rgb + (1 - alpha) plate, 0, 1)).
+    Raises:
+        InputError for wrong shapes or an unavailable backend.
+    """
+    validate_inputs(means, quats, scales, opacities, colors, viewmat[None], K[None], width, height, None)
+    if colors.shape[1] != 3:
+        raise InputError(f"render_image needs RGB colors [N, 3], got {list(colors.shape)}")
+    _check_shape("plate", plate, (height, width, 3))
+    name = resolve_backend(backend, means.device)
+    with torch.no_grad():
+        if name == "numba":
+            from vasa3d.render._numba_autograd import render_image_numba
+
+            frame = render_image_numba(means, quats, scales, opacities, colors, viewmat, K, width, height, plate)
+            return torch.from_numpy(frame).to(means.device)
+        out = rasterize(means, quats, scales, opacities, colors, viewmat[None], K[None], width, height,
+                        backend=name)
+        rgb = out.rgb[0] + (1.0 - out.alpha[0]) * plate
+        return (rgb.clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8)
