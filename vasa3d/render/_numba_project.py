@@ -43,6 +43,13 @@ _N_CHUNKS = 64  # per-Gaussian loops run as this many parallel chunks
 
 
 @njit(inline="always", **_JIT)
+def _ceil_nonneg(x):
+    """ceil(x) as int32 for 0 <= x < 2^31, branch-free (math.ceil is a libm call that stops vectorisation)."""
+    i = np.int32(x)
+    return i + np.int32(_F(i) < x)
+
+
+@njit(inline="always", **_JIT)
 def _rotmat(w, x, y, z):
     """Rotation matrix entries (row-major) of a unit wxyz quaternion."""
     two = _F(2.0)
@@ -111,7 +118,7 @@ def project_fwd(means, quats, scales, opacities, vm, K, width, height, rec, radi
                 continue
             half_tr = _F(0.5) * (ca + cc)
             v1 = half_tr + math.sqrt(max(_F(0.01), half_tr * half_tr - det))
-            radius = _F(math.ceil(_F(3.0) * math.sqrt(v1)))
+            radius = _F(_ceil_nonneg(_F(3.0) * math.sqrt(v1)))
             u = fx * x * rz + cx
             v = fy * y * rz + cy
             if radius <= _F(0.0) or u + radius <= 0 or u - radius >= w or v + radius <= 0 or v - radius >= h:
@@ -134,10 +141,10 @@ def project_fwd(means, quats, scales, opacities, vm, K, width, height, rec, radi
             trx = min(radius, r[REC_EXT_X]) / _F(_TS)
             try_ = min(radius, r[REC_EXT_Y]) / _F(_TS)
             tcx, tcy = u / _F(_TS), v / _F(_TS)
-            rects[n, 0] = min(max(0, np.int32(math.floor(tcx - trx))), tiles_x)
-            rects[n, 1] = min(max(0, np.int32(math.ceil(tcx + trx))), tiles_x)
-            rects[n, 2] = min(max(0, np.int32(math.floor(tcy - try_))), tiles_y)
-            rects[n, 3] = min(max(0, np.int32(math.ceil(tcy + try_))), tiles_y)
+            rects[n, 0] = np.int32(min(max(tcx - trx, _F(0.0)), _F(tiles_x)))  # floor of a clamped value >= 0
+            rects[n, 1] = _ceil_nonneg(min(max(tcx + trx, _F(0.0)), _F(tiles_x)))
+            rects[n, 2] = np.int32(min(max(tcy - try_, _F(0.0)), _F(tiles_y)))
+            rects[n, 3] = _ceil_nonneg(min(max(tcy + try_, _F(0.0)), _F(tiles_y)))
 
 
 @njit(**_JIT)
