@@ -456,3 +456,48 @@ def test_plot_motion(tmp_path):
     out = plot_motion(m, wave, SR, [Phone(0.1, 0.2, "AA"), (0.2, 0.3, "M")], tmp_path / "motion.png")
     assert out.exists() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir()] == ["motion.png"]
+
+
+def test_with_head_pose_resamples_and_ping_pongs_a_shorter_track():
+    from vasa3d.motion import MotionSequence
+
+    speech = MotionSequence.rest(100, 25.0, ("jawOpen",))
+    speech.coeffs[:, 0] = np.linspace(0, 1, 100)
+    yaw = np.linspace(0.0, 0.3, 31)                         # 1 s at 30 fps: a 0.3 rad turn
+    pose = MotionSequence(30.0, (), np.zeros((31, 0)), np.stack([0 * yaw, yaw, 0 * yaw], 1),
+                          np.stack([yaw * 0.01, 0 * yaw, 0 * yaw], 1), np.zeros((31, 2)))
+    out = speech.with_head_pose(pose)
+    assert out.num_frames == 100 and out.fps == 25.0
+    assert np.array_equal(out.coeffs, speech.coeffs)           # the mouth is the speech's
+    y = out.head_rotation[:, 1]
+    assert y[0] == 0.0 and y[25] == pytest.approx(0.3, abs=1e-6)  # resampled to 25 fps
+    assert np.abs(np.diff(y)).max() <= 0.3 / 25 + 1e-6           # ping-pong: never jumps back
+    assert y[50] == pytest.approx(0.0, abs=1e-6) and y[75] == pytest.approx(0.3, abs=1e-6)
+    assert out.head_translation[25, 0] == pytest.approx(0.003, abs=1e-6)
+    with pytest.raises(ValueError, match="no frames"):
+        speech.with_head_pose(MotionSequence.rest(0, 25.0))
+
+
+def test_motion_command_takes_the_head_pose_from_an_arkit_csv(tmp_path):
+    from vasa3d.cli import main
+    from vasa3d.io import write_wav
+    from vasa3d.motion import MotionSequence
+
+    n = 50
+    yaw = 0.2 * np.sin(np.linspace(0, 2 * np.pi, n))
+    pose = MotionSequence(25.0, (), np.zeros((n, 0)), np.stack([0 * yaw, yaw, 0 * yaw], 1), np.zeros((n, 3)),
+                          np.zeros((n, 2)))
+    full = MotionSequence(25.0, pose.names, pose.coeffs, pose.head_rotation, pose.head_translation, pose.gaze)
+    full.to_arkit_csv(tmp_path / "pose.csv")
+    write_wav(tmp_path / "tone.wav", 0.3 * np.sin(np.linspace(0, 2000, 32000)).astype(np.float32), 16000)
+    assert main(["motion", str(tmp_path / "tone.wav"), "-o", str(tmp_path / "m.npz"),
+                 "--head-pose", str(tmp_path / "pose.csv")]) == 0
+    m = MotionSequence.load(tmp_path / "m.npz")
+    assert m.num_frames == 50
+    np.testing.assert_allclose(m.head_rotation[:, 1], yaw, atol=1e-4)
+    assert main(["motion", str(tmp_path / "tone.wav"), "-o", str(tmp_path / "m2.npz"),
+                 "--head-pose", str(tmp_path / "missing.csv")]) == 2
+    (tmp_path / "bad.csv").write_text("Timecode,HeadYaw\n00:00:00:00.000,abc\n")
+    assert main(["motion", str(tmp_path / "tone.wav"), "-o", str(tmp_path / "m3.npz"),
+                 "--head-pose", str(tmp_path / "bad.csv")]) == 2
+    assert not (tmp_path / "m2.npz").exists() and not (tmp_path / "m3.npz").exists()

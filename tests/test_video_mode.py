@@ -149,3 +149,22 @@ def test_photos_of_different_people_are_refused():
                         FitConfig(steps=1))
     with pytest.raises(InputError, match="1 to 8"):
         fit_from_photos([], FitConfig(steps=1))
+
+
+@pytest.mark.slow
+def test_a_driving_video_gives_its_head_turn_to_the_talking_head(tmp_path, obama_avatar):
+    """--head-pose VIDEO: the tracked rotation of a face video (here a render with a known turn) drives the head."""
+    from vasa3d.io import write_video
+    from vasa3d.motion import MotionSequence
+    from vasa3d.video_mode import head_pose_track
+
+    yaw = np.float32([0.0, 0.0, 0.04, 0.08, 0.12, 0.16, 0.12, 0.08, 0.04, 0.0])
+    frames = _synthetic_video(obama_avatar, np.zeros(10), np.zeros(10), yaw)
+    write_video(tmp_path / "driver.mp4", frames, 25.0)
+    pose = head_pose_track(tmp_path / "driver.mp4")
+    speech = MotionSequence.rest(10, 25.0)
+    driven = speech.with_head_pose(pose)
+    assert np.abs(driven.head_rotation[:, 1] - yaw).max() < np.radians(3.0), np.degrees(driven.head_rotation[:, 1])
+    with pytest.raises(InputError, match="could not be read"):
+        (tmp_path / "x.csv").write_text("no,columns\n")
+        head_pose_track(tmp_path / "x.csv")

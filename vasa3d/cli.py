@@ -99,6 +99,9 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"strength of nods and sway, 0-{v.MAX_MOTION_SCALE:g} (0 = still)")
     p.add_argument("--seed", type=int, default=m.seed,
                    help="random seed of blinks and head motion (same seed, same video)")
+    p.add_argument("--head-pose", metavar="CSV_OR_VIDEO",
+                   help="drive the head by this pose track instead of the speech: an ARKit CSV (HeadYaw, HeadPitch, "
+                        "HeadRoll) or a video of a face")
     p.add_argument("--stream", action="store_true",
                    help="write a fragmented mp4 that plays while it is made, at OUT.partial.mp4 (renamed to OUT "
                         "when complete)")
@@ -123,6 +126,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", help="also write a PNG plot of waveform, phones and coefficients")
     p.add_argument("--seed", type=int, default=m.seed, help="random seed of blinks and head motion")
     p.add_argument("--language", default=m.language, help="espeak-ng code of the speech's language (fr, es, ...)")
+    p.add_argument("--head-pose", metavar="CSV_OR_VIDEO",
+                   help="take the head pose from an ARKit CSV or a video of a face instead of the speech")
     _add_style_options(p)
     p = sub.add_parser("pose", help="render one frame of the avatar with chosen blendshapes and viewpoint")
     p.add_argument("image", help="portrait photo")
@@ -211,7 +216,7 @@ def _cmd_talk(a) -> int:
                       camera_path=a.camera_path, size=a.size, fps=a.fps, expression_scale=a.expression_scale,
                       head_motion_scale=a.head_motion_scale, seed=a.seed, backend=a.backend, device=a.device,
                       language=a.language, emotion=a.emotion, emotion_intensity=a.emotion_intensity,
-                      head_motion=a.head_motion, fragmented=a.stream)
+                      head_motion=a.head_motion, head_pose=a.head_pose, fragmented=a.stream)
     req.validate(_DEFAULTS)          # every option and path, before any work
     transcript = _read_transcript(a.transcript)
     phones = load_phones(a.audio) if Path(a.audio).suffix.lower() == ".wav" else None
@@ -297,8 +302,14 @@ def _cmd_motion(a) -> int:
     wave = read_audio(a.audio, sr=AUDIO_RATE)
     phones = load_phones(a.audio) if Path(a.audio).suffix.lower() == ".wav" else None
     transcript = _read_transcript(a.transcript)
+    if a.head_pose:
+        v.check_input_file(a.head_pose, "head-pose track")
     motion = motion_from_audio(wave, AUDIO_RATE, transcript, phones=phones,
                                config=cfg)
+    if a.head_pose:
+        from vasa3d.video_mode import head_pose_track
+
+        motion = motion.with_head_pose(head_pose_track(a.head_pose, _DEFAULTS.face))
     motion.save(a.output)
     if a.plot:
         from vasa3d.motion import plot as motion_plot

@@ -38,7 +38,8 @@ class TalkRequest:
     transcript: the words spoken (optional; improves lip sync). phones: exact phone segments (from `vasa3d say`).
     language: espeak-ng code of the speech's language ("fr", "es", ...; None: the config's, "" = English).
     emotion (neutral, happy, sad, angry, surprised), emotion_intensity (0-2), head_motion (still, natural, lively).
-    output: where the mp4 goes. fragmented: write it as a fragmented mp4 that a player can open while it is being
+    head_pose: an ARKit CSV or a video of a face whose head rotation and translation drive the head instead of the
+    speech's prosody (`vasa3d.video_mode.head_pose_track`). output: where the mp4 goes. fragmented: write it as a fragmented mp4 that a player can open while it is being
     written, at `vasa3d.io.video.partial_path(output)`, renamed to `output` when complete. The rest override `PipelineConfig.render` / `.motion` for this request only;
     None keeps the config's value. Angles in degrees (UI edge). `validate` checks it all (limits in
     `vasa3d.validate`); `TalkingHeadPipeline.run` calls it before any work.
@@ -63,6 +64,7 @@ class TalkRequest:
     emotion: str | None = None
     emotion_intensity: float | None = None
     head_motion: str | None = None
+    head_pose: str | os.PathLike | None = None
     fragmented: bool = False
 
     def validate(self, config: PipelineConfig = PipelineConfig()) -> tuple[RenderConfig, MotionConfig]:
@@ -82,6 +84,8 @@ class TalkRequest:
             v.check_image_file(self.image)
         if isinstance(self.audio, (str, os.PathLike)):
             v.check_audio_file(self.audio)
+        if self.head_pose is not None:
+            v.check_input_file(self.head_pose, "head-pose track")
         if self.transcript is not None and not isinstance(self.transcript, str):
             raise InputError(f"transcript must be text, got a {type(self.transcript).__name__}")
         v.check_output_path(self.output, inputs=(self.image, self.audio))
@@ -246,8 +250,13 @@ class TalkingHeadPipeline:
         def motion_job() -> None:
             t = time.perf_counter()
             try:
-                box["motion"] = motion_from_audio(wave, AUDIO_RATE, request.transcript, phones=request.phones,
-                                                  config=motion_cfg)
+                motion = motion_from_audio(wave, AUDIO_RATE, request.transcript, phones=request.phones,
+                                           config=motion_cfg)
+                if request.head_pose is not None:
+                    from vasa3d.video_mode import head_pose_track
+
+                    motion = motion.with_head_pose(head_pose_track(request.head_pose, self.config.face))
+                box["motion"] = motion
             except BaseException as exc:  # re-raised in the caller
                 box["error"] = exc
             timings["motion_s"] = time.perf_counter() - t

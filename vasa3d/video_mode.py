@@ -9,6 +9,7 @@ reference frame's camera, so the head lands where the driving head was, pasted i
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -272,3 +273,29 @@ def _paste(frame: np.ndarray, crop: np.ndarray, crop_box) -> np.ndarray:
                             flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)[..., None]
     out = frame.astype(np.float32) / 255.0 * (1 - inside) + warped * inside
     return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+HEAD_POSE_VIDEO_MAX_S = 60.0  # seconds of a driving video tracked for its head pose (tracking is ~0.3-0.7 s a frame)
+
+
+def head_pose_track(path: str | os.PathLike, config: FaceConfig = FaceConfig(), progress=None):
+    """A head-pose track to drive a talking head with: an ARKit CSV (Live Link Face layout: HeadYaw, HeadPitch,
+    HeadRoll in radians, `MotionSequence.from_arkit_csv`) or a video of a face (tracked by `track_frames`; the
+    rotation and translation are relative to its most frontal, closed-mouth frame, so a still face gives zero).
+
+    Returns a `MotionSequence` (its head_rotation [T, 3] axis-angle rad and head_translation [T, 3] m are what
+    `MotionSequence.with_head_pose` uses). Only the first HEAD_POSE_VIDEO_MAX_S seconds of a video are tracked.
+    Raises InputError for an unreadable or malformed file, or a video where no face is tracked.
+    """
+    from vasa3d.face.track import track_frames
+    from vasa3d.motion import MotionSequence
+
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        try:
+            return MotionSequence.from_arkit_csv(path, names=())
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise InputError(f"head-pose CSV '{path}' could not be read: {exc}") from exc
+    clip = read_clip(path, 0.0, HEAD_POSE_VIDEO_MAX_S)
+    track, _, _ = track_frames(clip.frames, clip.fps, video=True, config=config, progress=progress)
+    return track.motion

@@ -145,6 +145,23 @@ class MotionSequence:
         return MotionSequence(fps, self.names, interp(self.coeffs), interp(self.head_rotation),
                               interp(self.head_translation), interp(self.gaze))
 
+    def with_head_pose(self, pose: MotionSequence) -> MotionSequence:
+        """This sequence with its head rotation and translation taken from `pose` (another sequence, e.g. an
+        ARKit CSV or a tracked video, at any fps); coefficients and gaze are kept.
+
+        `pose` is resampled to this sequence's fps; when it is shorter than this sequence it is played forwards
+        and backwards in turn (ping-pong), so the head never jumps back to the start. Raises ValueError for an
+        empty `pose`.
+        """
+        if pose.num_frames == 0:
+            raise ValueError("the head-pose track has no frames")
+        src = pose.resample(self.fps, max(1, int(math.ceil(pose.duration_s * self.fps - 1e-9))))
+        period = max(1, 2 * src.num_frames - 2)
+        k = np.arange(self.num_frames) % period
+        k = np.where(k < src.num_frames, k, period - k)
+        return MotionSequence(self.fps, self.names, self.coeffs.copy(), src.head_rotation[k].copy(),
+                              src.head_translation[k].copy(), self.gaze.copy())
+
     # ------------------------------------------------------------------ npz / json
     def save(self, path: str | os.PathLike) -> None:
         """Write the sequence to `path` (.npz or .json by suffix) atomically (temp file + os.replace).
