@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -106,6 +107,9 @@ def test_run_jobs_on_a_local_ray_runtime_matches_in_process():
     res = run_jobs(math.sqrt, jobs, workers=2)
     assert [r.value for r in res] == [r.value for r in run_jobs(math.sqrt, jobs)] == [4.0, None, 5.0, 6.0]
     assert "math domain error" in res[1].error and res[2].hardware["host"]
+    names = ["NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OMP_WAIT_POLICY"]
+    env = [r.value for r in run_jobs(os.getenv, names, workers=2)]   # read inside the workers
+    assert env == ["1", "1", "PASSIVE"]  # one thread per pool in a one-CPU task
 
 
 def test_evaluate_cases_reports_a_failed_case_and_keeps_the_others(tmp_path, video_bench):
