@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from vasa3d.render._numba_project import REC, REC_Z, bin_tiles, project_bwd, project_fwd
-from vasa3d.render._numba_raster import FAST_CH, G_OP, raster_bwd, raster_fwd, raster_image, reduce_isect_grads
+from vasa3d.render._numba_raster import FAST_CH, G_OP, raster_bwd, raster_fwd, raster_image
 from vasa3d.render._torch_ref import TILE_SIZE
 
 
@@ -82,9 +82,9 @@ def backward_camera(state, arrs, cols, viewmat, K, width, height, bg, v_img, v_a
     n, dim = cols.shape
     feats = features(cols, state.rec[:, REC_Z])
     tiles_x = math.ceil(width / TILE_SIZE)
-    isect = raster_bwd(state.rec, feats, state.offsets, state.ids, tile_order(state.offsets.shape[0] - 1),
-                       tiles_x, width, height, bg, state.trans, state.last, v_img, v_a)
-    v_rec, v_feat = reduce_isect_grads(isect, state.ids, n, feats.shape[1], numba.get_num_threads())
+    v_rec, v_feat = raster_bwd(state.rec, feats, state.offsets, state.ids, tile_order(state.offsets.shape[0] - 1),
+                               tiles_x, width, height, bg, state.trans, state.last, v_img, v_a,
+                               numba.get_num_threads())
     grads[4] += v_feat[:, :dim]
     if not geometry:
         grads[3] += v_rec[:, G_OP]

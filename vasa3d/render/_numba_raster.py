@@ -13,7 +13,7 @@ The rules are `_torch_ref._composite_tile`'s (gsplat `rasterize_to_pixels`, Ye e
   finished.
 The first FAST_CH features (colours + depth, zero-padded by the caller) are blended inside the lane loop at
 constant offsets; features beyond them take a generic, slower loop. Both kernels run in parallel over tiles
-(prange); the backward writes one gradient row per (tile, Gaussian) list entry, so threads never share an
+(prange); the backward adds each Gaussian's gradients into its thread's own table, so threads never share an
 output cell.
 """
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, prange, types
+from numba import get_thread_id, njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -435,16 +435,21 @@ def _bwd_half(w, fg, u, ca, cb, cc, dy, op, xh, jjf, grad):
 
 
 @njit(parallel=True, **_JIT)
-def raster_bwd(rec, feats, offsets, ids, tile_order, tiles_x, width, height, bg, trans_img, last_img, v_img, v_a):
+def raster_bwd(rec, feats, offsets, ids, tile_order, tiles_x, width, height, bg, trans_img, last_img, v_img, v_a,
+               n_threads):
     """Gradients of the tile compositing, replayed back to front from the saved final transmittance.
 
     Arguments as `raster_fwd` plus its outputs trans_img [H,W] and last_img [H,W], and the output gradients
-    v_img [H,W,F] (colours, depth, padding) and v_a [H,W] (alpha). Returns isect [n_isects, G_FEAT + F]: for
-    each tile-list entry, d loss / d (u, v, conic a, b, c, opacity, features) of that Gaussian in that tile.
+    v_img [H,W,F] (colours, depth, padding) and v_a [H,W] (alpha); n_threads: numba's thread count. Returns
+    (v_rec [N, G_FEAT]: d loss / d (u, v, conic a, b, c, opacity), v_feat [N, F]) per Gaussian. Each thread adds
+    into its own gradient table (tiles are split statically among threads, so the sums are deterministic for a
+    given thread count), and the tables are summed at the end.
     """
     nf = feats.shape[1]
-    isect = np.zeros((ids.shape[0], G_FEAT + nf), dtype=np.float32)
+    n = rec.shape[0]
+    acc = np.zeros((n_threads, n, G_FEAT + nf), dtype=np.float32)
     for k in prange(tile_order.shape[0]):
+        tid = get_thread_id()
         x0, y0 = _tile_origin(tile_order[k], tiles_x)
         ws = np.zeros((_TS, BW_EXTRA + 2 * _TS * max(nf - FAST_CH, 0)), dtype=np.float32)
         max_h = _bwd_tile_start(x0, y0, width, height, bg, trans_img, last_img, v_img, v_a, ws)
@@ -471,26 +476,12 @@ def raster_bwd(rec, feats, offsets, ids, tile_order, tiles_x, width, height, bg,
                 todo &= todo - 1
                 r, h = b >> 1, (b & 1) * _HW
                 _bwd_half(ws[r, h:], feats[g], u, rg[REC_A], rg[REC_B], rg[REC_C], v - (y0f + _F(r) + _HALF),
-                          rg[REC_OP], x0f + _F(h), _F(jj), isect[start + jj])
-    return isect
-
-
-@njit(parallel=True, **_JIT)
-def reduce_isect_grads(isect, ids, n, nf, n_chunks):
-    """Sum the per-intersection gradient rows per Gaussian: returns v_rec [n, G_FEAT] (u, v, a, b, c, opacity)
-    and v_feat [n, nf]. Each of n_chunks parallel tasks sums a contiguous run of intersections into its own
-    buffer (no shared writes), then the buffers are added."""
-    width = G_FEAT + nf
-    part = np.zeros((n_chunks, n, width), dtype=np.float32)
-    m = ids.shape[0]
-    for c in prange(n_chunks):
-        for j in range(c * m // n_chunks, (c + 1) * m // n_chunks):
-            g = ids[j]
-            for k in range(width):
-                part[c, g, k] += isect[j, k]
-    tot = np.zeros((n, width), dtype=np.float32)
-    for g in prange(n):
-        for c in range(n_chunks):
-            for k in range(width):
-                tot[g, k] += part[c, g, k]
+                          rg[REC_OP], x0f + _F(h), _F(jj), acc[tid, g])
+    tot = np.empty((n, G_FEAT + nf), dtype=np.float32)
+    for gi in prange(n):
+        for c in range(G_FEAT + nf):
+            s = _ZERO
+            for t in range(n_threads):
+                s += acc[t, gi, c]
+            tot[gi, c] = s
     return tot[:, :G_FEAT].copy(), tot[:, G_FEAT:].copy()

@@ -129,7 +129,7 @@ def _numba_cache_stats() -> tuple[int, int]:
     from vasa3d.render import _numba_project, _numba_raster
 
     kernels = [_numba_project.project_fwd, _numba_project.project_bwd, _numba_project.bin_tiles,
-               _numba_raster.raster_fwd, _numba_raster.raster_bwd, _numba_raster.reduce_isect_grads]
+               _numba_raster.raster_fwd, _numba_raster.raster_bwd, _numba_raster.raster_image]
     hits = sum(sum(k.stats.cache_hits.values()) for k in kernels)
     misses = sum(sum(k.stats.cache_misses.values()) for k in kernels)
     return hits, misses
