@@ -89,7 +89,9 @@ def back_of_head(head: HeadModel, cam: Camera, body: RigidGaussians, skin: np.nd
         pool_p = np.concatenate([pool_p, face_points])
         pool_c = np.concatenate([pool_c, face_colors])
     if len(pool_p) >= SIDE_NEIGHBOURS:
-        dist, idx = cKDTree(pool_p).query(pts, k=SIDE_NEIGHBOURS)
+        # eps: approximate neighbours (within 1.5x the true distance): hidden points lie far from the visible
+        # samples, where an exact k-d search visits most of the tree (0.28 s -> 0.06 s; the colour is a blend anyway)
+        dist, idx = cKDTree(pool_p).query(pts, k=SIDE_NEIGHBOURS, eps=0.5)
         pick = np.random.default_rng(1).integers(0, SIDE_NEIGHBOURS, len(pts))
         near = 0.4 * pool_c[idx[np.arange(len(pts)), pick]] + 0.6 * pool_c[idx].mean(axis=1)
         w = np.clip(dist[:, 0] / SIDE_REACH_M, 0.0, 1.0)[:, None]
