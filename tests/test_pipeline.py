@@ -262,3 +262,31 @@ def test_bench_pipeline_prints_consistent_figures(capsys):
     assert r["end_to_end_fps"] <= min(r["render_fps"], r["encode_fps"]) * 1.5  # together is not faster than each
     assert r["end_to_end_vs_encode_only"] == pytest.approx(r["encode_fps"] / r["end_to_end_fps"], rel=0.1)
     assert r["threads"]["numba"] >= 1 and r["cpu"]
+
+
+def test_write_behind_writes_in_order_and_hands_errors_back():
+    import time
+
+    from vasa3d.pipeline import WriteBehind
+
+    out = []
+    with WriteBehind(lambda x: (time.sleep(0.001), out.append(x))) as write:
+        for i in range(30):
+            write(i)
+    assert out == list(range(30))  # all written, in order, by the exit
+
+    def fails_at_3(x):
+        if x == 3:
+            raise OSError("disk full")
+        out.append(x)
+
+    out.clear()
+    with pytest.raises(OSError, match="disk full"):
+        with WriteBehind(fails_at_3) as write:
+            for i in range(100):
+                write(i)
+    assert out == [0, 1, 2]
+    with pytest.raises(KeyError):  # the caller's own error wins and the worker stops
+        with WriteBehind(out.append) as write:
+            write(7)
+            raise KeyError("renderer died")

@@ -225,9 +225,9 @@ class TalkingHeadPipeline:
         else:
             writer = VideoWriter(request.output, render_cfg.fps, wave, AUDIO_RATE, crf=render_cfg.crf,
                                  preset=render_cfg.encoder_preset, fragmented=request.fragmented)
-        with writer:
+        with writer, WriteBehind(writer.write) as write:
             for i, frame in enumerate(render_frames(avatar, motion, angles, renderer=renderer)):
-                writer.write(frame)
+                write(frame)
                 if i == 0:
                     timings["first_frame_s"] = time.perf_counter() - t0
                 if i % 5 == 0:
@@ -313,6 +313,64 @@ def render_frames(avatar, motion, angles: np.ndarray, size: int | None = None, b
 
     for item in (run_ahead(posed(), lookahead) if lookahead > 0 else posed()):
         yield renderer.draw(item)
+
+
+class WriteBehind:
+    """Calls `write(item)` for each item given to it, in a worker thread, at most `depth` items behind the caller:
+    the video encoder works on frame t while the caller draws frame t + 1 (PyAV and numba release the GIL).
+
+    Use as a context manager: ``with WriteBehind(writer.write) as write: write(frame)``. On a clean exit it waits
+    for every item to be written; an exception raised by `write` is re-raised in the caller at its next call or at
+    the exit; if the block raises, the remaining items are dropped and the worker stops.
+    """
+
+    def __init__(self, write: Callable, depth: int = 2):
+        import queue
+
+        self._write = write
+        self._box: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._work, name="vasa3d-write-behind", daemon=True)
+
+    def __enter__(self) -> Callable:
+        self._worker.start()
+        return self.put
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self._stop.set()
+        self._put_raw(None)
+        self._worker.join()
+        if exc_type is None and self._error is not None:
+            raise self._error
+
+    def put(self, item) -> None:
+        """Hand `item` to the worker (blocks while `depth` items wait); raises the worker's error, if any."""
+        if self._error is not None:
+            raise self._error
+        self._put_raw(item)
+
+    def _put_raw(self, item) -> None:
+        import queue
+
+        while self._worker.is_alive():
+            try:
+                self._box.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _work(self) -> None:
+        while True:
+            item = self._box.get()
+            if item is None or self._stop.is_set():
+                return
+            if self._error is None:
+                try:
+                    self._write(item)
+                except BaseException as exc:  # handed to the caller
+                    self._error = exc
 
 
 def run_ahead(items: Iterator, depth: int = 2) -> Iterator:
