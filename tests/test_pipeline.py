@@ -230,8 +230,9 @@ def test_pipeline_streams_segments_then_the_joined_video(tmp_path, obama_path, s
         TalkRequest(image=obama_path, audio=speech_3s, output=tmp_path / "out.mp4", size=128),
         progress=lambda f, m: last.__setitem__(0, f),
         on_segment=lambda p: (seen.append(p), progress_at_segment.append(last[0])), segment_dir=seg_dir)
-    assert [p.name for p in seen] == [f"segment-0000{i}.mp4" for i in range(3)]
-    assert progress_at_segment[0] < 0.6  # the first second was out long before the end
+    assert [p.name for p in seen] == [f"segment-0000{i}.mp4" for i in range(4)]
+    assert [probe_media(p).video.n_frames for p in seen] == [12, 25, 25, 13]  # a short first one, then 1 s each
+    assert progress_at_segment[0] < 0.4  # the first half second was out long before the end
     assert sum(probe_media(p).video.n_frames for p in seen) == result.num_frames == 75
     assert probe_media(result.video).video.n_frames == 75
     assert result.timings["first_frame_s"] < result.timings["total_s"]

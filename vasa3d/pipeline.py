@@ -184,7 +184,7 @@ class TalkingHeadPipeline:
 
     def run(self, request: TalkRequest, progress: ProgressCallback | None = None,
             on_segment: Callable[[Path], None] | None = None, segment_dir: Path | None = None,
-            segment_s: float = 1.0) -> TalkResult:
+            segment_s: float = 1.0, first_segment_s: float = 0.5) -> TalkResult:
         """Make the video of `request`; returns a `TalkResult`.
 
         Raises InputError for bad input (nothing is written then): options and paths are checked first
@@ -195,7 +195,7 @@ class TalkingHeadPipeline:
         ahead of rasterizing (`render_frames`), and the encoder takes each frame as it is drawn.
 
         Streaming: with `on_segment`, the video is also cut into self-contained mp4 segments of `segment_s`
-        seconds (H.264 + AAC) written into `segment_dir` (an existing directory the caller owns), and
+        seconds (the first one `first_segment_s`, so a player starts sooner; H.264 + AAC) written into `segment_dir` (an existing directory the caller owns), and
         `on_segment(path)` is called as each one is finished, from the thread that runs this method; the mp4 at
         `request.output` is then joined from them without re-encoding. Timings: avatar_s, motion_s (overlapped
         with the avatar), first_frame_s (from the start), render_and_encode_s, total_s.
@@ -220,7 +220,8 @@ class TalkingHeadPipeline:
         t2 = time.perf_counter()
         if on_segment is not None:
             writer = SegmentedVideoWriter(request.output, render_cfg.fps, wave, AUDIO_RATE, segment_dir=segment_dir,
-                                          segment_s=segment_s, on_segment=on_segment, crf=render_cfg.crf,
+                                          segment_s=segment_s, first_segment_s=first_segment_s,
+                                          on_segment=on_segment, crf=render_cfg.crf,
                                           preset=render_cfg.encoder_preset)
         else:
             writer = VideoWriter(request.output, render_cfg.fps, wave, AUDIO_RATE, crf=render_cfg.crf,

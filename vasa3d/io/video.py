@@ -340,12 +340,14 @@ class SegmentedVideoWriter:
             of the audio; the joined file carries the whole audio, encoded once).
         segment_dir: an existing directory for the segment files (segment-00000.mp4, ...).
         segment_s: segment length in seconds (a whole number of frames, at least one).
+        first_segment_s: length of the first segment (default `segment_s`); a shorter one lets a player start
+            sooner.
         on_segment: called with each finished segment's path, in order.
     """
 
     def __init__(self, path: str | os.PathLike, fps: float, audio: np.ndarray | None = None, audio_sr: int = 16000,
-                 *, segment_dir: str | os.PathLike, segment_s: float = 1.0, on_segment=None, crf: int = 18,
-                 preset: str = "veryfast"):
+                 *, segment_dir: str | os.PathLike, segment_s: float = 1.0, first_segment_s: float | None = None,
+                 on_segment=None, crf: int = 18, preset: str = "veryfast"):
         if not (isinstance(fps, numbers.Real) and math.isfinite(fps) and 0 < fps <= MAX_FPS):
             raise ValueError(f"fps must be a number in (0, {MAX_FPS:g}], got {fps!r}")
         self.path = Path(path)
@@ -358,6 +360,8 @@ class SegmentedVideoWriter:
         self.audio = None if audio is None else _check_audio(audio, audio_sr)
         self.audio_sr = int(audio_sr)
         self.per_segment = max(1, round(float(segment_s) * float(self.fps)))
+        self.first_segment = self.per_segment if first_segment_s is None else \
+            max(1, round(float(first_segment_s) * float(self.fps)))
         self.on_segment = on_segment
         self.crf, self.preset = int(crf), preset
         self.segments: list[Path] = []
@@ -382,7 +386,7 @@ class SegmentedVideoWriter:
             self._current = self._open_segment(self.n_frames)
         self._current.write(frame)
         self.n_frames += 1
-        if self._current.n_frames == self.per_segment:
+        if self._current.n_frames == self._segment_length(len(self.segments)):
             self._finish_segment()
 
     def close(self) -> Path:
@@ -408,12 +412,17 @@ class SegmentedVideoWriter:
             self._current.abort()
             self._current = None
 
+    def _segment_length(self, index: int) -> int:
+        """Frames in segment `index`."""
+        return self.first_segment if index == 0 else self.per_segment
+
     def _open_segment(self, first: int) -> VideoWriter:
         seg = self.segment_dir / f"segment-{len(self.segments):05d}.mp4"
         audio = None
         if self.audio is not None:  # this segment's share of the audio (the joined file gets all of it)
             lo = round(first * self.audio_sr / self.fps)
-            audio = self.audio[lo:round((first + self.per_segment) * self.audio_sr / self.fps)]
+            end = first + self._segment_length(len(self.segments))
+            audio = self.audio[lo:round(end * self.audio_sr / self.fps)]
             if audio.size == 0:  # video longer than the audio: a silent segment still has an audio track
                 audio = np.zeros(1, np.float32)
         return VideoWriter(seg, self.fps, audio, self.audio_sr, crf=self.crf, preset=self.preset, backend="auto")
