@@ -14,6 +14,9 @@ from vasa3d.head import topology as topo
 from vasa3d.head.model import NECK_CENTRE_Z_M, NECK_LENGTH_M, NECK_RADII_M, HeadModel
 from vasa3d.head.mouth import SAMPLE_STEP_M, THICKNESS, mouth_surfaces
 
+BACK_THICKNESS = 0.6            # completed back-of-head Gaussians: thickness / spacing. Seen only in turned views,
+                               # and there at grazing angles near the silhouette, where thin discs turn edge-on and
+                               # let the background through (a see-through "egg" behind the ear at yaw 30)
 SIDE_NEIGHBOURS = 12           # visible samples each unseen back-of-head point draws its colour from
 SIDE_REACH_M = 0.03             # ... fading into the crown's hair colour over this distance from them
 SKIN_CHROMA_DISTANCE = 0.04     # a colour within this chromaticity distance of the skin's ...
@@ -102,7 +105,7 @@ def back_of_head(head: HeadModel, cam: Camera, body: RigidGaussians, skin: np.nd
         colors = np.where(cheek[:, None], skin[None, :], hair)
     colors = colors * _away_shade(facing)[:, None]
     spacing = np.sqrt(4 * np.pi * head.shell_radii.mean() ** 2 / n)
-    scales = np.tile(np.array([spacing, spacing, spacing * config.normal_thickness]), (len(pts), 1))
+    scales = np.tile(np.array([spacing, spacing, spacing * BACK_THICKNESS]), (len(pts), 1))
     return RigidGaussians(means=pts.astype(np.float32), quats=disc_quats(normals), scales=scales.astype(np.float32),
                           colors=colors.astype(np.float32),
                           opacities=np.ones(len(pts), np.float32), part=np.full(len(pts), PART_SKULL, np.int8),
