@@ -105,7 +105,8 @@ class TalkRequest:
 @dataclass
 class TalkResult:
     """What a run produced: the video path, its frame count and duration (s), the rasterizer backend that ran,
-    the number of Gaussians, seconds per stage, and the device posing and rasterizing ran on."""
+    the number of Gaussians, seconds per stage, and the device posing and rasterizing ran on; also the `Avatar`
+    and the `MotionSequence` it rendered (for exports: the .ply, the ARKit CSV, the browser viewer)."""
 
     video: Path
     num_frames: int
@@ -114,6 +115,8 @@ class TalkResult:
     num_gaussians: int
     timings: dict[str, float] = field(default_factory=dict)
     device: str = "cpu"
+    avatar: object = field(default=None, repr=False, compare=False)
+    motion: object = field(default=None, repr=False, compare=False)
 
 
 def build_avatar(source, face_config: FaceConfig = FaceConfig(), avatar_config: AvatarConfig = AvatarConfig()):
@@ -218,7 +221,7 @@ class TalkingHeadPipeline:
         report(1.0, "done")
         return TalkResult(video=Path(out), num_frames=motion.num_frames, duration_s=len(wave) / AUDIO_RATE,
                           backend=renderer.backend, num_gaussians=avatar.num_gaussians, timings=timings,
-                          device=str(renderer.device))
+                          device=str(renderer.device), avatar=avatar, motion=motion)
 
 
 def _camera_angles(cfg, num_frames: int) -> np.ndarray:

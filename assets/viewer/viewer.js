@@ -88,9 +88,18 @@ function makeMeshes(poser, out) {
   return { meshes, packed, encode, headGroups: [0, 1], movingGroups: [1, 3].filter((g) => counts[g] > 0) };
 }
 
+/** The URL of a data or audio parameter: served by Gradio, the page gets server paths and makes them URLs beside
+ * its own ("<root>/gradio_api/file=<path>"); served any other way, it gets URLs. */
+function resolveUrl(value) {
+  if (!value) return null;
+  const marker = "file=";
+  const here = location.pathname.indexOf(marker);
+  return here >= 0 ? location.pathname.slice(0, here + marker.length) + encodeURI(value) : value;
+}
+
 async function main() {
   const params = new URLSearchParams(location.search);
-  const dataUrl = params.get("data");
+  const dataUrl = resolveUrl(params.get("data"));
   if (!dataUrl) return fail("No avatar to show yet: press Generate.");
   const canvas = document.getElementById("canvas");
   const renderer = new THREE.WebGLRenderer({ canvas, antialias: false, preserveDrawingBuffer: true });
@@ -111,7 +120,7 @@ async function main() {
   for (const mesh of meshes) scene.add(mesh);
 
   const audio = document.getElementById("audio");
-  const audioUrl = params.get("audio");
+  const audioUrl = resolveUrl(params.get("audio"));
   if (audioUrl) audio.src = audioUrl; else audio.style.visibility = "hidden";
   const fps = header.fps;
   const clock = { start: performance.now() };
