@@ -392,9 +392,10 @@ def build_demo(pipeline) -> gr.Blocks:
                 transcript = gr.Textbox(label="Transcript of the speech (optional; improves lip sync)", lines=1)
             with gr.Column(scale=3, min_width=260):
                 preview = gr.Image(label="Preview (moves with yaw and pitch)", type="numpy", interactive=False,
-                                   height=240, format="png")
+                                   height=240, format="png", elem_id="vasa3d-preview")
                 preview_note = gr.Markdown(elem_id="vasa3d-preview-note")
-                yaw = gr.Slider(-MAX_YAW_DEG, MAX_YAW_DEG, value=render.yaw_deg, step=1, label="Yaw (degrees)")
+                yaw = gr.Slider(-MAX_YAW_DEG, MAX_YAW_DEG, value=render.yaw_deg, step=1, label="Yaw (degrees)",
+                                elem_id="vasa3d-yaw")
                 pitch = gr.Slider(-MAX_PITCH_DEG, MAX_PITCH_DEG, value=render.pitch_deg, step=1,
                                   label="Pitch (degrees)")
                 with gr.Accordion("Motion and video options", open=False):
@@ -411,7 +412,7 @@ def build_demo(pipeline) -> gr.Blocks:
                 status = gr.Markdown(elem_id="vasa3d-status")
                 with gr.Tabs():
                     with gr.Tab("Video", id="video"):
-                        video = gr.Video(label="Talking head", height=440, autoplay=False)
+                                video = gr.Video(label="Talking head", height=440, autoplay=False, elem_id="vasa3d-video")
                     with gr.Tab("3D viewer (drag to turn)", id="viewer"):
                         viewer = gr.HTML(viewer_html(), elem_id="vasa3d-viewer-box")
                     with gr.Tab("3D avatar (.ply, still)", id="model3d"):
