@@ -271,3 +271,18 @@ def test_damaged_uploads_show_our_own_message(portrait, speech, expected, page, 
     logged = log.read_text()
     assert "Traceback" not in logged
     assert sum(expected in line and "input error:" in line for line in logged.splitlines()) == 1
+
+
+def test_readme_api_example_against_the_running_app(server, tmp_path):
+    """The README's "Use via API" example, as written there, against the running app."""
+    pytest.importorskip("gradio_client")
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = re.search(r"## Use via API.*?```python\n(.*?)```", readme, re.S).group(1)
+    code = code.replace("http://localhost:7860/", server[0]).replace("portrait.jpg", str(
+        data("portraits/p04_einstein_bw.jpg")))
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)   # noqa: S102 - our own README's example
+    video, status, ply, csv_path = (Path(namespace["video"]), namespace["status"], Path(namespace["ply"]),
+                                    Path(namespace["csv_path"]))
+    assert video.read_bytes()[4:8] == b"ftyp" and "Done." in status
+    assert ply.read_bytes()[:4] == b"ply\n" and csv_path.read_text().startswith("Timecode,BlendShapeCount")

@@ -190,7 +190,7 @@ async function main() {
     if (now - windowStart >= 1000) {
       state.fps = (1000 * windowRenders) / (now - windowStart);
       windowStart = now; windowRenders = 0;
-      info.textContent = `${poser.N.toLocaleString()} Gaussians · frame ${state.frame + 1}/${poser.T} · ${state.fps.toFixed(0)} FPS`;
+      info.textContent = `${poser.N.toLocaleString()} Gaussians · frame ${state.frame + 1}/${poser.T}`;
     }
     if (!state.ready && state.renders > 2) {
       state.ready = true;
