@@ -68,13 +68,17 @@ def _set_yaw(page, yaw: int) -> None:
 
 def _viewer(page):
     page.get_by_role("tab", name="3D viewer (drag to turn)").click()
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 240                  # software WebGL on a busy machine can take a while
+    frame = None
     while time.monotonic() < deadline:
         frame = next((f for f in page.frames if "viewer/index.html" in f.url and "data=" in f.url), None)
-        if frame is not None and frame.evaluate("!!(window.vasa3dViewer && vasa3dViewer.ready)"):
+        if frame is not None and frame.evaluate("!!(window.vasa3dViewer && (vasa3dViewer.ready || vasa3dViewer.error))"):
+            if frame.evaluate("vasa3dViewer.error"):
+                raise SystemExit(f"the 3D viewer failed: {frame.evaluate('vasa3dViewer.error')}")
             return frame
         time.sleep(0.25)
-    raise SystemExit("the 3D viewer did not load")
+    state = frame.evaluate("JSON.stringify(window.vasa3dViewer || null)") if frame is not None else "no frame"
+    raise SystemExit(f"the 3D viewer did not load: {state}")
 
 
 def take(out: Path) -> list[Path]:

@@ -186,7 +186,7 @@ def test_downloads_exist_and_parse(page, server, generated):
 def _viewer_frame(page):
     page.get_by_role("tab", name="3D viewer (drag to turn)").click()
     page.locator("#vasa3d-viewer").wait_for(timeout=10_000)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         frame = next((f for f in page.frames if "viewer/index.html" in f.url and "data=" in f.url), None)
         if frame is not None:
