@@ -28,7 +28,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from vasa3d.config import CameraPathKind, MotionConfig, RenderConfig
+from vasa3d.config import CameraPathKind, FitConfig, MotionConfig, RenderConfig
 from vasa3d.errors import InputError
 from vasa3d.pipeline import TalkRequest, TalkResult
 
@@ -51,6 +51,9 @@ LANGUAGES = (("English", ""), ("French", "fr"), ("German", "de"), ("Spanish", "e
              ("Portuguese", "pt"), ("Mandarin Chinese", "cmn"))
 """(label, espeak-ng code) of the offline voice and of the speech's language for lip sync ("" = English)."""
 ENGLISH_VOICE = "en-us"
+MAX_FIT_VIDEO_S = 20.0     # a person video is fitted over its first 20 s at most
+DEMO_FIT = FitConfig(steps=200, max_frames=120)
+"""The demo's fitting of a person video: a third of `vasa3d fit`'s steps (a few minutes on a CPU)."""
 
 TITLE = "vasa3d: a talking 3D Gaussian head from one photo"
 INTRO = (f"# {TITLE}\n"
@@ -232,24 +235,70 @@ def write_exports(result: TalkResult, request: TalkRequest, folder: Path) -> Exp
     return Exports(viewer=viewer_html(data, speech), ply=str(ply), csv=str(csv), plot=str(plot))
 
 
-def make_handler(pipeline) -> Callable:
+class VideoAvatars:
+    """Person-specific avatars fitted to talking videos (`vasa3d.video_mode.fit_from_video` over the first
+    `MAX_FIT_VIDEO_S` seconds with `DEMO_FIT`), cached by a SHA-256 of the video file's bytes (the last
+    `size`), so a second request with the same video skips the fitting. Thread-safe."""
+
+    def __init__(self, size: int = 2, fit: Callable | None = None):
+        import threading
+        from collections import OrderedDict
+
+        self._cache: OrderedDict[str, object] = OrderedDict()
+        self._size, self._lock = size, threading.Lock()
+        self._fit = fit
+
+    def get(self, path: str | os.PathLike, progress: Callable[[float, str], None]):
+        """The `Avatar` fitted to the video at `path`; progress(fraction, message) while fitting.
+        Raises InputError for an unreadable video, no face, or too few frames with a face."""
+        import hashlib
+
+        from vasa3d import validate
+
+        validate.check_input_file(path, "video")
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        with self._lock:
+            if digest in self._cache:
+                self._cache.move_to_end(digest)
+                return self._cache[digest]
+        if self._fit is None:
+            from vasa3d.video_mode import fit_from_video
+
+            self._fit = fit_from_video
+        avatar, _ = self._fit(path, 0.0, MAX_FIT_VIDEO_S, DEMO_FIT, progress=progress)
+        with self._lock:
+            self._cache[digest] = avatar
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        return avatar
+
+
+def make_handler(pipeline, video_avatars: VideoAvatars | None = None) -> Callable:
     """The Generate button's function for `pipeline` (anything with `.run(request, progress)`).
 
     handler(image, audio, text, transcript, yaw_deg, pitch_deg, camera_path, expression_scale, head_motion_scale,
-    seed, size, language="", progress) -> (video path, status markdown, viewer iframe HTML, avatar .ply path,
+    seed, size, language="", person_video=None, progress) -> (video path, status markdown, viewer iframe HTML, avatar .ply path,
     ARKit CSV path, motion plot PNG path, .ply path again for the static 3D view); the four paths are None when
     the pipeline's result carries no avatar and motion. `image`: RGB uint8 [H, W, 3] array or a file path (read
     here by `vasa3d.io.read_image_u8`, its size checked from the header first); `audio`: a file path or None;
-    `language`: espeak-ng code of the speech ("" = English), the offline voice's language for typed text.
+    `language`: espeak-ng code of the speech ("" = English), the offline voice's language for typed text;
+    `person_video`: a talking video of the person (path) to fit a person-specific avatar to (`video_avatars`,
+    cached by content), used instead of the portrait.
     The request is checked (`TalkRequest.validate`) before the pipeline runs. Any `InputError` (missing portrait,
     no speech, no face found, damaged file, option out of range, ...) becomes a `gr.Error` with its message, server
     paths shortened to file names, and is logged as one line (no traceback).
     """
 
+    avatars = video_avatars or VideoAvatars()
+
     def generate(image, audio, text, transcript, yaw_deg, pitch_deg, camera_path, expression_scale,
-                 head_motion_scale, seed, size, language="", progress=gr.Progress()):
+                 head_motion_scale, seed, size, language="", person_video=None, progress=gr.Progress()):
         try:
-            portrait = _portrait(image)
+            if person_video:
+                portrait = avatars.get(person_video, lambda fraction, message: progress(
+                    fraction, desc=f"fitting the avatar to the video: {message}"))
+            else:
+                portrait = _portrait(image)
             language = language or ""
             speech, transcript_used, phones = _speech(audio, text, transcript, language)
             folder = _request_dir()
@@ -390,6 +439,10 @@ def build_demo(pipeline) -> gr.Blocks:
                                   lines=2)
                 language = gr.Dropdown(list(LANGUAGES), value="", label="Language (of the voice and the speech)")
                 transcript = gr.Textbox(label="Transcript of the speech (optional; improves lip sync)", lines=1)
+                with gr.Accordion("Or a short talking video of the person (fits a person-specific avatar: "
+                                  "minutes on a CPU)", open=False):
+                    person_video = gr.Video(label="Video of the person (used instead of the portrait)",
+                                            sources=["upload"], height=200)
             with gr.Column(scale=3, min_width=260):
                 preview = gr.Image(label="Preview (moves with yaw and pitch)", type="numpy", interactive=False,
                                    height=240, format="png", elem_id="vasa3d-preview")
@@ -412,7 +465,7 @@ def build_demo(pipeline) -> gr.Blocks:
                 status = gr.Markdown(elem_id="vasa3d-status")
                 with gr.Tabs():
                     with gr.Tab("Video", id="video"):
-                                video = gr.Video(label="Talking head", height=440, autoplay=False, elem_id="vasa3d-video")
+                        video = gr.Video(label="Talking head", height=440, autoplay=False, elem_id="vasa3d-video")
                     with gr.Tab("3D viewer (drag to turn)", id="viewer"):
                         viewer = gr.HTML(viewer_html(), elem_id="vasa3d-viewer-box")
                     with gr.Tab("3D avatar (.ply, still)", id="model3d"):
@@ -426,7 +479,7 @@ def build_demo(pipeline) -> gr.Blocks:
         gr.Examples(example_rows(), inputs=[image, text, language], cache_examples=False,
                     label="Examples: a colour photo, a black-and-white photo, a painting (speech made offline)")
         inputs = [image, audio, text, transcript, yaw, pitch, camera_path, expression_scale, head_motion_scale,
-                  seed, size, language]
+                  seed, size, language, person_video]
         outputs = [video, status, viewer, ply, csv, plot, model3d]
         button.click(_clear, outputs=outputs, queue=False, api_name=False).then(
             make_handler(pipeline), inputs=inputs, outputs=outputs, api_name="generate")

@@ -339,3 +339,24 @@ def test_preview_of_a_bad_portrait_is_a_note_and_no_image(tmp_path):
     frame, note = app.make_preview(AvatarPipeline(None))(str(bad), 0, 0)
     assert frame is None and "Preview:" in note and str(tmp_path) not in note
     assert app.make_preview(MockPipeline())(PORTRAIT, 10, 0) == (None, "")     # no build_avatar: no preview
+
+
+def test_a_person_video_is_fitted_once_and_used_instead_of_the_portrait(tmp_path):
+    video = tmp_path / "me.mp4"
+    video.write_bytes(b"a talking video")
+    fitted = []
+
+    def fit(path, start_s, end_s, config, progress):
+        progress(0.5, "fitting")
+        fitted.append((Path(path), start_s, end_s, config.steps))
+        return object(), None
+
+    mock, progress = MockPipeline(), RecordingProgress()
+    handler = app.make_handler(mock, app.VideoAvatars(fit=fit))
+    call(handler, image=None, person_video=str(video), progress=progress)
+    call(handler, image=None, person_video=str(video))
+    assert fitted == [(video, 0.0, app.MAX_FIT_VIDEO_S, app.DEMO_FIT.steps)]   # the second request hit the cache
+    assert mock.requests[0].image is mock.requests[1].image
+    assert progress.calls[0] == (0.5, "fitting the avatar to the video: fitting")
+    with pytest.raises(gr.Error, match="does not exist"):
+        call(handler, person_video=str(tmp_path / "missing.mp4"))
