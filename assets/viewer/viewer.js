@@ -192,7 +192,7 @@ async function main() {
       windowStart = now; windowRenders = 0;
       info.textContent = `${poser.N.toLocaleString()} Gaussians · frame ${state.frame + 1}/${poser.T}`;
     }
-    if (!state.ready && state.renders > 2) {
+    if (!state.ready && state.renders >= 1) {
       state.ready = true;
       document.getElementById("message").textContent = "";
     }
