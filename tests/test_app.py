@@ -78,7 +78,7 @@ def test_build_demo_returns_blocks_without_running_the_pipeline():
 
 def test_widget_values_reach_the_request(wav):
     mock, progress = MockPipeline(), RecordingProgress()
-    video, status = call(app.make_handler(mock), audio=wav, transcript=" the words ", yaw_deg=20, pitch_deg=-10,
+    video, status, *exports = call(app.make_handler(mock), audio=wav, transcript=" the words ", yaw_deg=20, pitch_deg=-10,
                          camera_path="orbit", expression_scale=1.5, head_motion_scale=0.25, seed=7.0, size=384,
                          progress=progress)
     (request,) = mock.requests
@@ -89,7 +89,8 @@ def test_widget_values_reach_the_request(wav):
     assert request.image is PORTRAIT
     assert Path(video) == request.output and Path(video).is_file()
     assert "mock" in status and "1,234 Gaussians" in status and "3 frames" in status and "avatar 0.5 s" in status
-    assert progress.calls == [(0.0, "reading"), (0.5, "rendering"), (1.0, "done")]
+    assert progress.calls[:3] == [(0.0, "reading"), (0.5, "rendering"), (1.0, "done")]
+    assert exports[1:] == [None] * 4 and "vasa3d-viewer" in exports[0]   # the mock gives no avatar to export
 
 
 def test_text_only_is_spoken_and_its_phones_passed():
@@ -130,8 +131,8 @@ def test_missing_input_gives_gr_error_and_no_request(overrides, message):
 def test_each_request_writes_to_its_own_directory(wav):
     mock = MockPipeline()
     handler = app.make_handler(mock)
-    first, _ = call(handler, audio=wav)
-    second, _ = call(handler, audio=wav)
+    first = call(handler, audio=wav)[0]
+    second = call(handler, audio=wav)[0]
     assert Path(first).parent != Path(second).parent
     assert Path(first).is_file() and Path(second).is_file()
 
@@ -162,7 +163,7 @@ def test_served_api_returns_the_video(wav, tmp_path):
     try:
         client = client_module.Client(f"http://127.0.0.1:{port}/", verbose=False,
                                       download_files=str(tmp_path / "downloads"))
-        video, status = client.predict(client_module.handle_file(app.example_portrait_path()),
+        video, status, *_ = client.predict(client_module.handle_file(app.example_portrait_path()),
                                        client_module.handle_file(wav), "", "hello", 15, 5, "sway", 0.5, 1.25, 3, 256,
                                        api_name="/generate")
     finally:
@@ -238,6 +239,124 @@ def test_a_new_run_first_clears_the_video_and_the_status():
     fns = list(demo.fns.values())
     i = next(i for i, fn in enumerate(fns) if fn.fn is app._clear)
     first, second = fns[i], fns[i + 1]         # the button's click, then its .then(generate)
-    assert app._clear() == (None, "")
+    assert app._clear()[:2] == (None, "") and app._clear()[3:] == (None,) * 4
     assert [b.label for b in first.outputs] == [b.label for b in second.outputs]
     assert second.api_name == "generate"
+
+
+# ---------------------------------------------------------------- the web demo people expect (issue 18)
+def test_language_choice_reaches_the_voice_and_the_request():
+    mock = MockPipeline()
+    call(app.make_handler(mock), text="Bonjour à tous.", language="fr")
+    (request,) = mock.requests
+    assert request.language == "fr" and request.transcript == "Bonjour à tous."
+    english = MockPipeline()
+    call(app.make_handler(english), text="Bonjour à tous.", language="")
+    assert english.requests[0].language == ""
+    assert [p.phone for p in request.phones] != [p.phone for p in english.requests[0].phones]   # a French voice
+    with pytest.raises(gr.Error, match="language"):
+        call(app.make_handler(MockPipeline()), text="Hello.", language="xx-nonsense")
+
+
+def test_examples_are_a_colour_photo_a_black_and_white_photo_and_a_painting():
+    from PIL import Image
+
+    from vasa3d.validate import check_language
+
+    rows = app.example_rows()
+    assert len(rows) >= 3 and len({row[0] for row in rows}) >= 3
+    codes = {label_code[1] for label_code in app.LANGUAGES}
+    for path, text, language in rows:
+        assert Image.open(path).size[0] >= 256 and text.strip() and language in codes
+        check_language(language)
+    colour = np.asarray(Image.open(rows[0][0]).convert("RGB"), np.float32)
+    bw = np.asarray(Image.open(rows[1][0]).convert("RGB"), np.float32)
+    assert np.ptp(colour, axis=2).mean() > 20 > np.ptp(bw, axis=2).mean()   # sepia at most
+
+
+def test_exports_of_a_run(obama_avatar, tmp_path, monkeypatch):
+    """The avatar .ply, the ARKit CSV, the motion plot and the viewer file are written from the run's avatar and
+    motion, and the viewer's iframe points at the viewer file and the speech."""
+    import csv
+
+    from vasa3d.avatar.web import read_viewer_file
+    from vasa3d.motion.sequence import MotionSequence
+
+    monkeypatch.setattr(app, "viewer_root", lambda: tmp_path / "viewer")
+    (tmp_path / "viewer").mkdir()
+    motion = MotionSequence.rest(10, 25.0, ("jawOpen",))
+    wave = 0.1 * np.sin(np.linspace(0, 300, 6400, dtype=np.float32))
+    request = TalkRequest(image=PORTRAIT, audio=(wave, 16000), output=tmp_path / app.OUTPUT_NAME)
+    result = TalkResult(video=request.output, num_frames=10, duration_s=0.4, backend="mock",
+                        num_gaussians=obama_avatar.num_gaussians, avatar=obama_avatar, motion=motion)
+    exports = app.write_exports(result, request, tmp_path)
+    head = Path(exports.ply).read_bytes()[:400].decode("ascii", "replace")
+    assert head.startswith("ply\n") and f"element vertex {obama_avatar.num_gaussians}\n" in head
+    with open(exports.csv, newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0][:2] == ["Timecode", "BlendShapeCount"] and "JawOpen" in rows[0] and len(rows) == 11
+    assert Path(exports.plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (viewer_dir,) = (tmp_path / "viewer").iterdir()
+    header, _ = read_viewer_file(viewer_dir / "head.vasa3d")
+    assert header["num_frames"] == 10 and (viewer_dir / "speech.wav").is_file()
+    assert f"data={viewer_dir / 'head.vasa3d'}" in exports.viewer.replace("%2F", "/")
+
+
+class AvatarPipeline(MockPipeline):
+    """A mock pipeline with a real, prebuilt avatar for the preview."""
+
+    def __init__(self, avatar):
+        super().__init__()
+        self.avatar, self.builds = avatar, 0
+
+    def build_avatar(self, image):
+        self.builds += 1
+        return self.avatar
+
+
+def test_preview_follows_yaw_within_half_a_second(obama_avatar):
+    import time
+
+    pipeline = AvatarPipeline(obama_avatar)
+    preview = app.make_preview(pipeline)
+    first, note = preview(PORTRAIT, 0, 0)               # warms the renderer (and numba's compiled kernels)
+    assert first.shape == (app.PREVIEW_SIZE, app.PREVIEW_SIZE, 3) and "yaw +0" in note
+    latencies, frames = [], {}
+    for yaw in (-30, 30, -30):
+        t0 = time.perf_counter()
+        frames[yaw], note = preview(PORTRAIT, yaw, 0)
+        latencies.append(time.perf_counter() - t0)
+    left, right = frames[-30], frames[30]
+    print(f"\npreview latency: {[round(s * 1000) for s in latencies]} ms")
+    assert sorted(latencies)[1] < 0.5 and pipeline.builds == 4
+    assert "yaw -30" in note and np.abs(left.astype(int) - right.astype(int)).mean() > 3
+    assert np.abs(left.astype(int) - first.astype(int)).mean() > 1
+
+
+def test_preview_of_a_bad_portrait_is_a_note_and_no_image(tmp_path):
+    bad = tmp_path / "cut.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+    frame, note = app.make_preview(AvatarPipeline(None))(str(bad), 0, 0)
+    assert frame is None and "Preview:" in note and str(tmp_path) not in note
+    assert app.make_preview(MockPipeline())(PORTRAIT, 10, 0) == (None, "")     # no build_avatar: no preview
+
+
+def test_a_person_video_is_fitted_once_and_used_instead_of_the_portrait(tmp_path):
+    video = tmp_path / "me.mp4"
+    video.write_bytes(b"a talking video")
+    fitted = []
+
+    def fit(path, start_s, end_s, config, progress):
+        progress(0.5, "fitting")
+        fitted.append((Path(path), start_s, end_s, config.steps))
+        return object(), None
+
+    mock, progress = MockPipeline(), RecordingProgress()
+    handler = app.make_handler(mock, app.VideoAvatars(fit=fit))
+    call(handler, image=None, person_video=str(video), progress=progress)
+    call(handler, image=None, person_video=str(video))
+    assert fitted == [(video, 0.0, app.MAX_FIT_VIDEO_S, app.DEMO_FIT.steps)]   # the second request hit the cache
+    assert mock.requests[0].image is mock.requests[1].image
+    assert progress.calls[0] == (0.5, "fitting the avatar to the video: fitting")
+    with pytest.raises(gr.Error, match="does not exist"):
+        call(handler, person_video=str(tmp_path / "missing.mp4"))

@@ -111,7 +111,8 @@ class TalkRequest:
 @dataclass
 class TalkResult:
     """What a run produced: the video path, its frame count and duration (s), the rasterizer backend that ran,
-    the number of Gaussians, seconds per stage, and the device posing and rasterizing ran on."""
+    the number of Gaussians, seconds per stage, and the device posing and rasterizing ran on; also the `Avatar`
+    and the `MotionSequence` it rendered (for exports: the .ply, the ARKit CSV, the browser viewer)."""
 
     video: Path
     num_frames: int
@@ -120,6 +121,8 @@ class TalkResult:
     num_gaussians: int
     timings: dict[str, float] = field(default_factory=dict)
     device: str = "cpu"
+    avatar: object = field(default=None, repr=False, compare=False)
+    motion: object = field(default=None, repr=False, compare=False)
 
 
 def build_avatar(source, face_config: FaceConfig = FaceConfig(), avatar_config: AvatarConfig = AvatarConfig()):
@@ -238,7 +241,8 @@ class TalkingHeadPipeline:
         report(1.0, "done")
         return TalkResult(video=Path(request.output), num_frames=motion.num_frames,
                           duration_s=len(wave) / AUDIO_RATE, backend=renderer.backend,
-                          num_gaussians=avatar.num_gaussians, timings=timings, device=str(renderer.device))
+                          num_gaussians=avatar.num_gaussians, timings=timings, device=str(renderer.device),
+                          avatar=avatar, motion=motion)
 
     def _avatar_and_motion(self, request: TalkRequest, wave: np.ndarray, motion_cfg, timings: dict):
         """(the request's avatar, its MotionSequence), the motion computed in a worker thread while the avatar is
