@@ -273,23 +273,45 @@ class VideoAvatars:
         return avatar
 
 
-def make_handler(pipeline, video_avatars: VideoAvatars | None = None) -> Callable:
+def streaming_available() -> bool:
+    """True when Gradio can stream video here: its streaming output muxes HLS segments with the `ffmpeg` and
+    `ffprobe` programs on PATH (Debian: apt-get install ffmpeg; a Hugging Face Space has them)."""
+    import shutil
+
+    return shutil.which("ffmpeg") is not None and shutil.which("ffprobe") is not None
+
+
+def _streams(pipeline) -> bool:
+    """True when `pipeline.run` takes the segment callback (the real pipeline; test doubles may not)."""
+    import inspect
+
+    try:
+        return "on_segment" in inspect.signature(pipeline.run).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def make_handler(pipeline, video_avatars: VideoAvatars | None = None, stream: bool = False) -> Callable:
     """The Generate button's function for `pipeline` (anything with `.run(request, progress)`).
 
     handler(image, audio, text, transcript, yaw_deg, pitch_deg, camera_path, expression_scale, head_motion_scale,
-    seed, size, language="", person_video=None, progress) -> (video path, status markdown, viewer iframe HTML, avatar .ply path,
-    ARKit CSV path, motion plot PNG path, .ply path again for the static 3D view); the four paths are None when
-    the pipeline's result carries no avatar and motion. `image`: RGB uint8 [H, W, 3] array or a file path (read
-    here by `vasa3d.io.read_image_u8`, its size checked from the header first); `audio`: a file path or None;
-    `language`: espeak-ng code of the speech ("" = English), the offline voice's language for typed text;
-    `person_video`: a talking video of the person (path) to fit a person-specific avatar to (`video_avatars`,
-    cached by content), used instead of the portrait.
+    seed, size, language="", person_video=None, progress) yields tuples (video, status markdown, viewer iframe
+    HTML, avatar .ply path, ARKit CSV path, motion plot PNG path, .ply path again for the static 3D view, the
+    finished mp4's path); the export paths are None when the pipeline's result carries no avatar and motion.
+    With `stream` (and a pipeline whose `run` takes `on_segment`), the video is streamed: each half-second or
+    1-second mp4 segment is yielded as the video value while the rest renders (for `gr.Video(streaming=True)`),
+    and the last tuple leaves the video as it is (`gr.skip()`); otherwise one tuple with the mp4 comes at the end.
+    `image`: RGB uint8 [H, W, 3] array or a file path (read here by `vasa3d.io.read_image_u8`, its size checked
+    from the header first); `audio`: a file path or None; `language`: espeak-ng code of the speech ("" =
+    English), the offline voice's language for typed text; `person_video`: a talking video of the person (path)
+    to fit a person-specific avatar to (`video_avatars`, cached by content), used instead of the portrait.
     The request is checked (`TalkRequest.validate`) before the pipeline runs. Any `InputError` (missing portrait,
     no speech, no face found, damaged file, option out of range, ...) becomes a `gr.Error` with its message, server
     paths shortened to file names, and is logged as one line (no traceback).
     """
 
     avatars = video_avatars or VideoAvatars()
+    stream = stream and _streams(pipeline)
 
     def generate(image, audio, text, transcript, yaw_deg, pitch_deg, camera_path, expression_scale,
                  head_motion_scale, seed, size, language="", person_video=None, progress=gr.Progress()):
@@ -309,18 +331,57 @@ def make_handler(pipeline, video_avatars: VideoAvatars | None = None) -> Callabl
                 expression_scale=_number(expression_scale), head_motion_scale=_number(head_motion_scale),
                 seed=_number(seed, integer=True), size=_number(size, integer=True))
             request.validate()
-            # the one pipeline call: the video (and the avatar and motion the exports below are made from)
-            result = pipeline.run(request, progress=lambda fraction, message: progress(fraction, desc=message))
+            report = lambda fraction, message: progress(fraction, desc=message)  # noqa: E731
+            if stream:   # the one pipeline call, in a worker; segments are shown as they come
+                run = _run_streamed(pipeline, request, report, folder)
+                for segment in run:
+                    yield (str(segment), "Rendering... the video plays while the rest is made.", gr.skip(),
+                           gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
+                result = run.result
+            else:        # the one pipeline call: the video (and the avatar and motion the exports are made from)
+                result = pipeline.run(request, progress=report)
             progress(1.0, desc="writing the 3D viewer's data and the downloads")
             exports = write_exports(result, request, folder)
         except InputError as error:
             message = public_message(str(error))
             log.warning("input error: %s", message)
             raise gr.Error(message, print_exception=False) from None
-        return (str(result.video), format_result(result), exports.viewer, exports.ply, exports.csv, exports.plot,
-                exports.ply)
+        yield (gr.skip() if stream else str(result.video), format_result(result), exports.viewer, exports.ply,
+               exports.csv, exports.plot, exports.ply, str(result.video))
 
     return generate
+
+
+class _run_streamed:
+    """Iterate over the video segments of `pipeline.run(request, on_segment=...)` running in a worker thread;
+    afterwards `.result` is its `TalkResult`. An exception of the run is raised by the iteration."""
+
+    def __init__(self, pipeline, request, report, folder: Path):
+        import queue
+        import threading
+
+        self.result = None
+        self._segments: queue.Queue = queue.Queue()
+        self._error: BaseException | None = None
+        seg_dir = folder / "segments"
+        seg_dir.mkdir(exist_ok=True)
+
+        def work() -> None:
+            try:
+                self.result = pipeline.run(request, progress=report, on_segment=self._segments.put,
+                                           segment_dir=seg_dir)
+            except BaseException as exc:  # raised in the consumer
+                self._error = exc
+            finally:
+                self._segments.put(None)
+
+        threading.Thread(target=work, name="vasa3d-demo-run", daemon=True).start()
+
+    def __iter__(self):
+        while (segment := self._segments.get()) is not None:
+            yield segment
+        if self._error is not None:
+            raise self._error
 
 
 class StillView:
@@ -350,14 +411,12 @@ class StillView:
         """uint8 [size, size, 3] RGB seen from the photo's camera orbited by (`yaw`, `pitch`) radians."""
         import torch
 
-        from vasa3d.render import rasterize
+        from vasa3d.render import render_image
         from vasa3d.render.cameras import orbit_viewmat
 
-        viewmat = torch.from_numpy(orbit_viewmat(self.avatar.T_cam_from_head, yaw, pitch))[None]
-        with torch.no_grad():
-            out = rasterize(*self.gaussians, viewmat, self.K, self.size, self.size, backend=self.backend)
-            rgb = out.rgb[0] + (1.0 - out.alpha[0]) * self.plate
-        return (rgb.clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8).numpy()
+        viewmat = torch.from_numpy(orbit_viewmat(self.avatar.T_cam_from_head, yaw, pitch))
+        return render_image(*self.gaussians, viewmat, self.K[0], self.size, self.size, self.plate,
+                            backend=self.backend).numpy()
 
 
 def make_preview(pipeline) -> Callable:
@@ -415,16 +474,19 @@ def _number(value, integer: bool = False):
 def _clear():
     """Blank the video, the status line and the exports when a new run starts (a failed run must not show the
     last 'Done.' or the last run's files)."""
-    return None, "", viewer_html(), None, None, None, None
+    return None, "", viewer_html(), None, None, None, None, None
 
 
-def build_demo(pipeline) -> gr.Blocks:
+def build_demo(pipeline, stream: bool | None = None) -> gr.Blocks:
     """The web demo around `pipeline` (a `TalkingHeadPipeline` or anything with the same `.run`; its
     `build_avatar`, when it has one, feeds the live preview).
 
     Layout (fits 1400 x 1000 px): inputs | preview and viewpoint | Generate, status and the outputs (video, 3D
-    viewer, static .ply) side by side; downloads and examples below."""
+    viewer, static .ply) side by side; downloads and examples below. `stream`: play the video while it renders
+    (default: when `streaming_available()` and the pipeline hands over segments); the finished mp4 is also offered
+    as a download either way."""
     render, motion = RenderConfig(), MotionConfig()
+    stream = (streaming_available() and _streams(pipeline)) if stream is None else stream
     example = example_portrait_path()
     gr.set_static_paths([VIEWER_ASSETS, viewer_root()])
     with gr.Blocks(title=TITLE) as demo:
@@ -465,7 +527,8 @@ def build_demo(pipeline) -> gr.Blocks:
                 status = gr.Markdown(elem_id="vasa3d-status")
                 with gr.Tabs():
                     with gr.Tab("Video", id="video"):
-                        video = gr.Video(label="Talking head", height=440, autoplay=False, elem_id="vasa3d-video")
+                        video = gr.Video(label="Talking head", height=440, autoplay=stream, streaming=stream,
+                                         elem_id="vasa3d-video")
                     with gr.Tab("3D viewer (drag to turn)", id="viewer"):
                         viewer = gr.HTML(viewer_html(), elem_id="vasa3d-viewer-box")
                     with gr.Tab("3D avatar (.ply, still)", id="model3d"):
@@ -473,6 +536,7 @@ def build_demo(pipeline) -> gr.Blocks:
                 gr.DeepLinkButton(size="md")
         with gr.Accordion("Downloads: avatar, motion, plot", open=True):
             with gr.Row():
+                mp4 = gr.File(label="Video (.mp4, H.264 + AAC)", elem_id="vasa3d-mp4")
                 ply = gr.File(label="Avatar (.ply, 3D Gaussian splats)", elem_id="vasa3d-ply")
                 csv = gr.File(label="Motion (ARKit blendshapes, CSV)", elem_id="vasa3d-csv")
                 plot = gr.Image(label="Motion plot", type="filepath", interactive=False, elem_id="vasa3d-plot")
@@ -480,9 +544,9 @@ def build_demo(pipeline) -> gr.Blocks:
                     label="Examples: a colour photo, a black-and-white photo, a painting (speech made offline)")
         inputs = [image, audio, text, transcript, yaw, pitch, camera_path, expression_scale, head_motion_scale,
                   seed, size, language, person_video]
-        outputs = [video, status, viewer, ply, csv, plot, model3d]
+        outputs = [video, status, viewer, ply, csv, plot, model3d, mp4]
         button.click(_clear, outputs=outputs, queue=False, api_name=False).then(
-            make_handler(pipeline), inputs=inputs, outputs=outputs, api_name="generate")
+            make_handler(pipeline, stream=stream), inputs=inputs, outputs=outputs, api_name="generate")
         preview_fn = make_preview(pipeline)
         for trigger in (yaw.change, pitch.change, image.change):
             trigger(preview_fn, inputs=[image, yaw, pitch], outputs=[preview, preview_note], api_name=False,

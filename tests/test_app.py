@@ -3,6 +3,8 @@ mock pipeline: no rendering, no face models."""
 
 from __future__ import annotations
 
+import inspect
+
 import importlib.util
 import socket
 import threading
@@ -58,7 +60,8 @@ def call(handler, **overrides):
                   camera_path="fixed", expression_scale=1.0, head_motion_scale=1.0, seed=0, size=256,
                   progress=RecordingProgress())
     values.update(overrides)
-    return handler(**values)
+    out = handler(**values)
+    return list(out)[-1] if inspect.isgenerator(out) else out   # the final outputs of a streaming handler
 
 
 @pytest.fixture
@@ -90,7 +93,8 @@ def test_widget_values_reach_the_request(wav):
     assert Path(video) == request.output and Path(video).is_file()
     assert "mock" in status and "1,234 Gaussians" in status and "3 frames" in status and "avatar 0.5 s" in status
     assert progress.calls[:3] == [(0.0, "reading"), (0.5, "rendering"), (1.0, "done")]
-    assert exports[1:] == [None] * 4 and "vasa3d-viewer" in exports[0]   # the mock gives no avatar to export
+    assert exports[1:-1] == [None] * 4 and "vasa3d-viewer" in exports[0]   # the mock gives no avatar to export
+    assert Path(exports[-1]) == request.output                             # the mp4 download
 
 
 def test_text_only_is_spoken_and_its_phones_passed():
@@ -239,7 +243,7 @@ def test_a_new_run_first_clears_the_video_and_the_status():
     fns = list(demo.fns.values())
     i = next(i for i, fn in enumerate(fns) if fn.fn is app._clear)
     first, second = fns[i], fns[i + 1]         # the button's click, then its .then(generate)
-    assert app._clear()[:2] == (None, "") and app._clear()[3:] == (None,) * 4
+    assert app._clear()[:2] == (None, "") and app._clear()[3:] == (None,) * 5
     assert [b.label for b in first.outputs] == [b.label for b in second.outputs]
     assert second.api_name == "generate"
 
@@ -360,3 +364,41 @@ def test_a_person_video_is_fitted_once_and_used_instead_of_the_portrait(tmp_path
     assert progress.calls[0] == (0.5, "fitting the avatar to the video: fitting")
     with pytest.raises(gr.Error, match="does not exist"):
         call(handler, person_video=str(tmp_path / "missing.mp4"))
+
+
+class StreamingPipeline(MockPipeline):
+    """A pipeline double whose run hands over video segments as the real one does."""
+
+    def run(self, request, progress, on_segment=None, segment_dir=None):
+        for i in range(3):
+            seg = segment_dir / f"segment-{i:05d}.mp4"
+            seg.write_bytes(b"segment")
+            on_segment(seg)
+        return super().run(request, progress)
+
+
+def test_streaming_handler_yields_segments_then_the_results(wav):
+    """With streaming, each segment reaches the video as it is made; the last outputs leave the streamed video
+    alone and carry the status and the finished mp4 for download."""
+    handler = app.make_handler(StreamingPipeline(), stream=True)
+    steps = list(handler(image=PORTRAIT, audio=wav, text="", transcript="", yaw_deg=0, pitch_deg=0,
+                         camera_path="fixed", expression_scale=1.0, head_motion_scale=1.0, seed=0, size=256,
+                         progress=RecordingProgress()))
+    assert [Path(s[0]).name for s in steps[:-1]] == [f"segment-{i:05d}.mp4" for i in range(3)]
+    final = steps[-1]
+    assert isinstance(final[0], type(gr.skip())) and "Done." in final[1]
+    assert Path(final[-1]).read_bytes() == b"placeholder mp4"
+    # without streaming (or with a pipeline that cannot), one tuple with the video itself
+    (only,) = list(app.make_handler(MockPipeline(), stream=True)(
+        image=PORTRAIT, audio=wav, text="", transcript="", yaw_deg=0, pitch_deg=0, camera_path="fixed",
+        expression_scale=1.0, head_motion_scale=1.0, seed=0, size=256, progress=RecordingProgress()))
+    assert only[0] == only[-1] and Path(only[0]).name == app.OUTPUT_NAME
+
+
+def test_streaming_handler_reports_a_failed_run_as_our_message(wav):
+    class Failing(StreamingPipeline):
+        def run(self, request, progress, on_segment=None, segment_dir=None):
+            raise InputError("no face found in the portrait; use a frontal photo")
+
+    with pytest.raises(gr.Error, match="no face found"):
+        call(app.make_handler(Failing(), stream=True), audio=wav)
