@@ -38,6 +38,7 @@ class TalkRequest:
     transcript: the words spoken (optional; improves lip sync). phones: exact phone segments (from `vasa3d say`).
     language: espeak-ng code of the speech's language ("fr", "es", ...; None: the config's, "" = English).
     emotion (neutral, happy, sad, angry, surprised), emotion_intensity (0-2), head_motion (still, natural, lively).
+    personal_speech: an avatar fitted to a video speaks with its person's own mouth model (False: the generic one).
     output: where the mp4 goes. The rest override `PipelineConfig.render` / `.motion` for this request only;
     None keeps the config's value. Angles in degrees (UI edge). `validate` checks it all (limits in
     `vasa3d.validate`); `TalkingHeadPipeline.run` calls it before any work.
@@ -62,6 +63,7 @@ class TalkRequest:
     emotion: str | None = None
     emotion_intensity: float | None = None
     head_motion: str | None = None
+    personal_speech: bool | None = None
 
     def validate(self, config: PipelineConfig = PipelineConfig()) -> tuple[RenderConfig, MotionConfig]:
         """This request's render and motion configs (`config` with the request's overrides), after checking
@@ -98,14 +100,16 @@ class TalkRequest:
             head_motion_scale=pick(self.head_motion_scale, mc.head_motion_scale),
             language=pick(self.language, mc.language), emotion=pick(self.emotion, mc.emotion),
             emotion_intensity=pick(self.emotion_intensity, mc.emotion_intensity),
-            head_motion=pick(self.head_motion, mc.head_motion)))
+            head_motion=pick(self.head_motion, mc.head_motion),
+            personal_speech=bool(pick(self.personal_speech, mc.personal_speech))))
         return replace(render_cfg, size=int(render_cfg.size)), replace(motion_cfg, seed=int(motion_cfg.seed))
 
 
 @dataclass
 class TalkResult:
     """What a run produced: the video path, its frame count and duration (s), the rasterizer backend that ran,
-    the number of Gaussians, seconds per stage, and the device posing and rasterizing ran on."""
+    the number of Gaussians, seconds per stage, the device posing and rasterizing ran on, and the mouth model that
+    spoke ("personal": the avatar's own speech model, see `vasa3d.motion.personal`; else "generic")."""
 
     video: Path
     num_frames: int
@@ -114,6 +118,7 @@ class TalkResult:
     num_gaussians: int
     timings: dict[str, float] = field(default_factory=dict)
     device: str = "cpu"
+    speech_model: str = "generic"
 
 
 def build_avatar(source, face_config: FaceConfig = FaceConfig(), avatar_config: AvatarConfig = AvatarConfig()):
@@ -200,7 +205,9 @@ class TalkingHeadPipeline:
         timings["avatar_s"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         report(0.15, "computing lip sync and head motion")
-        motion = motion_from_audio(wave, AUDIO_RATE, request.transcript, phones=request.phones, config=motion_cfg)
+        personal = getattr(avatar, "speech_model", None) if motion_cfg.personal_speech else None
+        motion = motion_from_audio(wave, AUDIO_RATE, request.transcript, phones=request.phones, config=motion_cfg,
+                                   personal=personal)
         timings["motion_s"] = time.perf_counter() - t1
         renderer = FrameRenderer(avatar, render_cfg.size, render_cfg.backend, render_cfg.device)
         angles = _camera_angles(render_cfg, motion.num_frames)
@@ -218,7 +225,7 @@ class TalkingHeadPipeline:
         report(1.0, "done")
         return TalkResult(video=Path(out), num_frames=motion.num_frames, duration_s=len(wave) / AUDIO_RATE,
                           backend=renderer.backend, num_gaussians=avatar.num_gaussians, timings=timings,
-                          device=str(renderer.device))
+                          device=str(renderer.device), speech_model="generic" if personal is None else "personal")
 
 
 def _camera_angles(cfg, num_frames: int) -> np.ndarray:

@@ -3,8 +3,10 @@ or a few photos, and driving any avatar by a video's tracked motion (self- or cr
 
 Stages: frames -> `vasa3d.face.track` (crop, landmarks, head pose and rig coefficients against the person's head
 model) -> the single-photo avatar of the reference frame -> `vasa3d.avatar.fit` (photometric refinement over the
-tracked frames). Reenactment tracks the driving video the same way and renders the avatar from the driving
-reference frame's camera, so the head lands where the driving head was, pasted into the driving video's frames.
+tracked frames); from a video with sound, the person's own speech -> mouth model is learned from its audio and the
+tracked coefficients (`vasa3d.motion.personal`) and kept in the avatar, where `talk` uses it. Reenactment tracks
+the driving video the same way and renders the avatar from the driving reference frame's camera, so the head lands
+where the driving head was, pasted into the driving video's frames.
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ def read_clip(path: str | Path, start_s: float = 0.0, end_s: float | None = None
 @dataclass
 class FitReport:
     """Figures of a fit: frames tracked and used, median reprojection error (px), seconds per stage, the loss
-    at the start and the end (mean of the first / last 20 steps), and the reference frame's index."""
+    at the start and the end (mean of the first / last 20 steps), the reference frame's index, and the speech
+    model's summary (`PersonalSpeechModel.summary`; {"skipped": reason} when none was learned)."""
 
     frames_tracked: int
     frames_used: int
@@ -82,11 +85,13 @@ class FitReport:
     loss_start: float
     loss_end: float
     reference: int
+    speech_model: dict | None = None
 
 
 def fit_from_video(path: str | Path, start_s: float = 0.0, end_s: float | None = None,
                    config: FitConfig = FitConfig(), face: FaceConfig = FaceConfig(), progress=None):
-    """(fitted `Avatar`, `FitReport`) from the talking video `path` over [start_s, end_s).
+    """(fitted `Avatar`, `FitReport`) from the talking video `path` over [start_s, end_s); the avatar carries the
+    person's speech model (`Avatar.speech_model`) when the video has enough speech (see `learn_speech`).
 
     Raises InputError: unreadable video, no face, too few frames with a face.
     """
@@ -107,7 +112,27 @@ def fit_from_video(path: str | Path, start_s: float = 0.0, end_s: float | None =
     crops = (crop_frames(clip.frames[keep], track.crop_box, config.render_size) * 255 + 0.5).astype(np.uint8)
     m = track.motion
     motion = type(m)(m.fps, m.names, m.coeffs[keep], m.head_rotation[keep], m.head_translation[keep], m.gaze[keep])
-    return _fit(obs, head, crops, motion, track, config, face, report, {"track_s": t1 - t0}, len(clip.frames))
+    report(0.2, "learning how the person articulates")
+    speech, summary = learn_speech(clip, track)
+    timings = {"track_s": t1 - t0, "speech_s": time.perf_counter() - t1}
+    avatar, rep = _fit(obs, head, crops, motion, track, config, face, report, timings, len(clip.frames))
+    avatar.speech_model, rep.speech_model = speech, summary
+    return avatar, rep
+
+
+def learn_speech(clip: Clip, track):
+    """(the person's `PersonalSpeechModel` or None, its summary or {"skipped": reason}) from a clip's audio and its
+    tracked motion (`vasa3d.motion.personal.learn_speech_model`, phones recognised from the audio); None when the
+    clip has no sound or too little speech."""
+    from vasa3d.motion.personal import learn_speech_model
+
+    if clip.audio is None:
+        return None, {"skipped": "the video has no sound"}
+    try:
+        model = learn_speech_model(clip.audio, AUDIO_RATE, track.motion, track.found)
+    except InputError as exc:
+        return None, {"skipped": str(exc)}
+    return model, model.summary()
 
 
 def fit_from_photos(paths, config: FitConfig = FitConfig(), face: FaceConfig = FaceConfig(), progress=None):

@@ -158,7 +158,7 @@ def frame_features(segments, features: AudioFeatures, x16: np.ndarray, times_s: 
 
 
 def learn_speech_model(wave: np.ndarray, sr: int, tracked, found: np.ndarray | None = None,
-                       transcript: str | None = None, language: str = "",
+                       transcript: str | None = None, language: str = "", phones=None,
                        inputs: tuple[str, ...] = DEFAULT_INPUTS) -> PersonalSpeechModel:
     """Learn a person's model from a recording and the motion tracked in the same video.
 
@@ -168,7 +168,8 @@ def learn_speech_model(wave: np.ndarray, sr: int, tracked, found: np.ndarray | N
         tracked: the `MotionSequence` tracked in the video (frame t at t / tracked.fps s; coefficients missing from
             it count as 0).
         found: bool [T], frames with a face (default all); the rest are left out of the fit.
-        transcript, language: as `motion_from_audio` (without a transcript the phones are recognised).
+        transcript, language, phones: as `motion_from_audio` (without any the phones are recognised; use the same
+            source as at speaking time where you can).
         inputs: the per-offset inputs (of `INPUTS`).
     Returns:
         the `PersonalSpeechModel` (penalty by blocked cross-validation, then refitted on every frame).
@@ -188,8 +189,8 @@ def learn_speech_model(wave: np.ndarray, sr: int, tracked, found: np.ndarray | N
         raise InputError(f"too little to learn the person's speech from ({int(keep.sum())} tracked frames, "
                          f"{(feats.openness > 0).sum() * HOP_S:.1f} s of speech; needs {MIN_TRAIN_FRAMES} frames "
                          f"and {MIN_SPEECH_S:g} s)")
-    phones, _ = find_phones(x16, feats, transcript, None, "auto", language)
-    segments = viseme_segments(phones)
+    found_phones, _ = find_phones(x16, feats, transcript, phones, "auto", language)
+    segments = viseme_segments(found_phones)
     times = np.arange(T) / tracked.fps
     offsets = np.float32(CONTEXT_S)
     X = frame_features(segments, feats, x16, times, tracked.fps, offsets, LEAD_S, inputs)[keep].astype(np.float64)
