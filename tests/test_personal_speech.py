@@ -56,7 +56,7 @@ def _constant_model(values: dict[str, float]) -> PersonalSpeechModel:
     return PersonalSpeechModel(names=MOUTH_NAMES, inputs=INPUTS, offsets_s=np.float32(CONTEXT_S), lead_s=0.05,
                                mean=np.zeros(d, np.float32), scale=np.ones(d, np.float32),
                                weights=np.zeros((d, k), np.float32), bias=bias, penalty=np.ones(k, np.float32),
-                               frames=100, cv_corr=np.full(k, np.nan, np.float32))
+                               frames=100, cv_corr=np.full(k, np.nan, np.float32), gain=np.ones(k, np.float32))
 
 
 def test_learning_recovers_a_known_amplitude_on_held_out_speech(sentences):
@@ -142,3 +142,16 @@ def test_a_fit_learns_the_speech_model_when_the_video_has_sound(sentences):
     assert isinstance(model, PersonalSpeechModel) and summary["frames"] == motion.num_frames
     assert summary["cv_corr"]["jawOpen"] > 0.5            # it predicts the generic model's own jaw from its audio
     assert learn_speech(Clip(frames, 25.0, 0.0, None), track) == (None, {"skipped": "the video has no sound"})
+
+
+def test_variance_compensation_restores_a_shrunk_range():
+    from vasa3d.motion.personal import MAX_GAIN, variance_gain
+
+    rng = np.random.default_rng(0)
+    y = np.abs(rng.normal(0, 0.2, (400, 3)))
+    silent = np.arange(400) < 100
+    y[silent] = 0.05
+    pred = 0.05 + np.stack([0.8, 0.5, 0.1], axis=0) * (y - 0.05)       # shrunk toward the rest value 0.05
+    gain, rest = variance_gain(pred, y, silent)
+    np.testing.assert_allclose(rest, 0.05)
+    np.testing.assert_allclose(gain, [1 / 0.8, 1 / 0.5, MAX_GAIN], rtol=1e-6)

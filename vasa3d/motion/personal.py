@@ -3,14 +3,16 @@
 
 Method: a linear temporal model on top of the generic phonetic model. The phonetic model (phones -> visemes ->
 Cohen & Massaro coarticulation, loudness gain, speech gating: `vasa3d.motion.mouth.phone_articulation`) gives 11
-articulatory trajectories on the 10 ms feature grid; with the loudness (`AudioFeatures.openness`) they are pooled to
-frames (`vasa3d.motion.visemes.frame_pool`) at each frame time + the visual lead + a window of offsets
-(`CONTEXT_S`, -0.12 to +0.12 s), one feature vector per frame [D = offsets x inputs]. Ridge regression maps the
-standardised features to each mouth coefficient the tracker solved (`MOUTH_NAMES`); its penalty is chosen by
-blocked cross-validation over contiguous stretches of the training video (`FOLDS`). So the model learns the
-person's viseme shapes and amplitudes (how wide this person opens for /a/, how much they round for /u/), their
-rest pose as the tracker sees it and their audio-visual lag, all in their own head model's units, while the phones
-still come from the audio exactly as in the generic model (aligned with a transcript, or recognised without one).
+articulatory trajectories on the 10 ms feature grid; with the loudness (`AudioFeatures.openness`) and 12 MFCCs
+(`vasa3d.motion.dtw_align.mfcc`) they are pooled to frames (`vasa3d.motion.visemes.frame_pool`) at each frame time
++ the visual lead + a window of offsets (`CONTEXT_S`, -0.12 to +0.12 s), one feature vector per frame
+[D = offsets x inputs = 7 x 24]. Ridge regression maps the standardised features to each mouth coefficient the
+tracker solved (`MOUTH_NAMES`); its penalty is chosen by blocked cross-validation over contiguous stretches of the
+training video (`FOLDS`); each coefficient's excursions from rest are then scaled back to the person's range
+(`variance_gain`). So the model learns the person's viseme shapes and amplitudes (how wide this person opens for
+/a/, how much they round for /u/), their rest pose as the tracker sees it and their audio-visual lag, all in their
+own head model's units, while the phones still come from the audio exactly as in the generic model (aligned with a
+transcript, or recognised without one). The MFCCs carry what recognised phones get wrong.
 
 Measured on held-out speech of the same person (`python -m eval speech-check`), against the generic model: see
 docs/FACTS.md.
@@ -39,6 +41,7 @@ CONTEXT_S: tuple[float, ...] = (-0.12, -0.08, -0.04, 0.0, 0.04, 0.08, 0.12)
 LEAD_S = 0.05                         # the generic model's visual lead (MotionConfig.visual_lead_s)
 FOLDS = 5                             # contiguous cross-validation folds that choose the ridge penalty
 PENALTIES = tuple(10.0 ** np.arange(-1.0, 5.01, 0.5))   # ridge penalties tried, x frames / 1000
+MAX_GAIN = 2.0                        # largest variance-compensation gain (`variance_gain`)
 MIN_TRAIN_FRAMES = 100                # fewer tracked frames than this: too little to learn from
 MIN_SPEECH_S = 2.0                    # less audible speech than this: too little to learn from
 FORMAT = 1                            # version of the saved arrays (`to_npz_dict`)
@@ -57,6 +60,7 @@ class PersonalSpeechModel:
         penalty: float32 [K] the ridge penalty chosen (per coefficient; `learn_speech_model` shares one);
             frames: training frames; cv_corr: float32 [K] cross-validated correlation of each predicted
             coefficient with the tracked one on the training video (NaN where the tracked one does not vary).
+        gain: float32 [K] the variance compensation folded into weights and bias (`variance_gain`).
     """
 
     names: tuple[str, ...]
@@ -70,6 +74,7 @@ class PersonalSpeechModel:
     penalty: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     frames: int = 0
     cv_corr: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    gain: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
     def features(self, segments, features: AudioFeatures, x16: np.ndarray, times_s: np.ndarray,
                  fps: float) -> np.ndarray:
@@ -102,7 +107,8 @@ class PersonalSpeechModel:
                 prefix + "mean": self.mean.astype(np.float32), prefix + "scale": self.scale.astype(np.float32),
                 prefix + "weights": self.weights.astype(np.float32), prefix + "bias": self.bias.astype(np.float32),
                 prefix + "penalty": self.penalty.astype(np.float32), prefix + "frames": np.int32(self.frames),
-                prefix + "cv_corr": self.cv_corr.astype(np.float32)}
+                prefix + "cv_corr": self.cv_corr.astype(np.float32),
+                prefix + "gain": self.gain.astype(np.float32)}
 
     @classmethod
     def from_npz_dict(cls, data: dict, prefix: str = "speech_") -> "PersonalSpeechModel":
@@ -125,8 +131,9 @@ class PersonalSpeechModel:
                     mean=get("mean").astype(np.float32), scale=get("scale").astype(np.float32),
                     weights=get("weights").astype(np.float32), bias=get("bias").astype(np.float32),
                     penalty=get("penalty").astype(np.float32), frames=int(get("frames")),
-                    cv_corr=get("cv_corr").astype(np.float32))
-        shapes = {"mean": (d,), "scale": (d,), "weights": (d, k), "bias": (k,), "penalty": (k,), "cv_corr": (k,)}
+                    cv_corr=get("cv_corr").astype(np.float32), gain=get("gain").astype(np.float32))
+        shapes = {"mean": (d,), "scale": (d,), "weights": (d, k), "bias": (k,), "penalty": (k,), "cv_corr": (k,),
+                  "gain": (k,)}
         for key, shape in shapes.items():
             if getattr(model, key).shape != shape:
                 raise ValueError(f"array '{prefix + key}' has shape {list(getattr(model, key).shape)}, "
@@ -176,36 +183,60 @@ def learn_speech_model(wave: np.ndarray, sr: int, tracked, found: np.ndarray | N
     Raises:
         InputError: fewer than MIN_TRAIN_FRAMES usable frames or under MIN_SPEECH_S of audible speech.
     """
-    from vasa3d.motion.features import HOP_S, compute_features, prepare_wave
-    from vasa3d.motion.model import find_phones
-    from vasa3d.motion.visemes import viseme_segments
-
-    T = tracked.num_frames
-    keep = np.ones(T, bool) if found is None else np.asarray(found, bool).copy()
-    x16 = prepare_wave(wave, sr)
-    feats = compute_features(x16)
-    keep &= np.arange(T) / tracked.fps <= feats.times_s[-1]            # frames the audio covers
-    if keep.sum() < MIN_TRAIN_FRAMES or (feats.openness > 0).sum() * HOP_S < MIN_SPEECH_S:
-        raise InputError(f"too little to learn the person's speech from ({int(keep.sum())} tracked frames, "
-                         f"{(feats.openness > 0).sum() * HOP_S:.1f} s of speech; needs {MIN_TRAIN_FRAMES} frames "
-                         f"and {MIN_SPEECH_S:g} s)")
-    found_phones, _ = find_phones(x16, feats, transcript, phones, "auto", language)
-    segments = viseme_segments(found_phones)
-    times = np.arange(T) / tracked.fps
-    offsets = np.float32(CONTEXT_S)
-    X = frame_features(segments, feats, x16, times, tracked.fps, offsets, LEAD_S, inputs)[keep].astype(np.float64)
-    Y = np.stack([tracked.coeff(n) if n in tracked.names else np.zeros(T, np.float32) for n in MOUTH_NAMES],
-                 axis=1)[keep].astype(np.float64)
+    X, Y, silent = _training_data(wave, sr, tracked, found, transcript, language, phones, inputs)
     mean, scale = X.mean(0), X.std(0)
     scale = np.where(scale > 1e-6, scale, 1.0)
     Xs = (X - mean) / scale
     penalty, cv_pred = choose_penalty(Xs, Y)
     W, b = ridge(Xs, Y, penalty)
-    return PersonalSpeechModel(names=MOUTH_NAMES, inputs=tuple(inputs), offsets_s=offsets, lead_s=LEAD_S,
-                               mean=mean.astype(np.float32), scale=scale.astype(np.float32),
-                               weights=W.astype(np.float32), bias=b.astype(np.float32),
-                               penalty=penalty.astype(np.float32),
-                               frames=int(len(Y)), cv_corr=columnwise_corr(cv_pred, Y).astype(np.float32))
+    gain, rest = variance_gain(cv_pred, Y, silent)
+    return PersonalSpeechModel(names=MOUTH_NAMES, inputs=tuple(inputs), offsets_s=np.float32(CONTEXT_S),
+                               lead_s=LEAD_S, mean=mean.astype(np.float32), scale=scale.astype(np.float32),
+                               weights=(W * gain).astype(np.float32),
+                               bias=(rest + gain * (b - rest)).astype(np.float32),
+                               penalty=penalty.astype(np.float32), frames=int(len(Y)),
+                               cv_corr=columnwise_corr(cv_pred, Y).astype(np.float32), gain=gain.astype(np.float32))
+
+
+def _training_data(wave, sr, tracked, found, transcript, language, phones, inputs):
+    """(raw features X [N, D], tracked coefficients Y [N, K], silent bool [N]) of the usable frames (with a face,
+    covered by the audio) of a recording and its tracked motion; InputError when they are too few (see
+    `learn_speech_model`)."""
+    from vasa3d.motion.features import HOP_S, compute_features, prepare_wave
+    from vasa3d.motion.model import find_phones
+    from vasa3d.motion.visemes import viseme_segments
+
+    T = tracked.num_frames
+    times = np.arange(T) / tracked.fps
+    keep = np.ones(T, bool) if found is None else np.asarray(found, bool).copy()
+    x16 = prepare_wave(wave, sr)
+    feats = compute_features(x16)
+    keep &= times <= feats.times_s[-1]                                  # frames the audio covers
+    speech_s = (feats.openness > 0).sum() * HOP_S
+    if keep.sum() < MIN_TRAIN_FRAMES or speech_s < MIN_SPEECH_S:
+        raise InputError(f"too little to learn the person's speech from ({int(keep.sum())} tracked frames, "
+                         f"{speech_s:.1f} s of speech; needs {MIN_TRAIN_FRAMES} frames and {MIN_SPEECH_S:g} s)")
+    found_phones, _ = find_phones(x16, feats, transcript, phones, "auto", language)
+    segments = viseme_segments(found_phones)
+    X = frame_features(segments, feats, x16, times, tracked.fps, np.float32(CONTEXT_S), LEAD_S, inputs)
+    Y = np.stack([tracked.coeff(n) if n in tracked.names else np.zeros(T, np.float32) for n in MOUTH_NAMES], axis=1)
+    silent = np.interp(times, feats.times_s, feats.openness) <= 0
+    return X[keep].astype(np.float64), Y[keep].astype(np.float64), silent[keep]
+
+
+def variance_gain(cv_pred: np.ndarray, Y: np.ndarray, silent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(gain [K] in [1, MAX_GAIN], rest [K]): per coefficient, the ratio of the tracked spread to the
+    cross-validated predictions' spread, and the predictions' median in silent frames (their mean without any).
+
+    A regression predicts the expected shape, whose spread shrinks with its uncertainty: scaled by itself the
+    mouth mumbles. Scaling each prediction's excursions from rest by this gain restores the person's range, as
+    global-variance compensation does for the over-smoothed trajectories of statistical speech synthesis (Toda &
+    Tokuda 2007, "A speech parameter generation algorithm considering global variance for HMM-based speech
+    synthesis", IEICE Trans. Inf. & Syst. E90-D(5)); the cap keeps noise from being blown up.
+    """
+    gain = np.clip(Y.std(0) / np.maximum(cv_pred.std(0), 1e-6), 1.0, MAX_GAIN)
+    rest = np.median(cv_pred[silent], axis=0) if silent.any() else cv_pred.mean(0)
+    return gain, rest
 
 
 def ridge(X: np.ndarray, Y: np.ndarray, penalty) -> tuple[np.ndarray, np.ndarray]:
