@@ -155,3 +155,18 @@ def test_variance_compensation_restores_a_shrunk_range():
     gain, rest = variance_gain(pred, y, silent)
     np.testing.assert_allclose(rest, 0.05)
     np.testing.assert_allclose(gain, [1 / 0.8, 1 / 0.5, MAX_GAIN], rtol=1e-6)
+
+
+def test_speech_check_reads_the_held_out_words_and_measures_lip_gaps(tmp_path):
+    from eval.speech_check import landmark_gap, transcript_between
+
+    tsv = tmp_path / "v.transcript.tsv"
+    tsv.write_text("start_s\tend_s\tgrid_clip\ttranscript\n0.0\t3.0\ta\tbin blue\n3.0\t6.0\tb\tlay red\n"
+                   "6.0\t9.0\tc\tset white\n", encoding="utf-8")
+    assert transcript_between(tsv, 3.0, 9.0) == "lay red set white"
+    assert transcript_between(tsv, 10.0, 12.0) is None and transcript_between(tmp_path / "no.tsv", 0, 9) is None
+    lm = np.zeros((2, 478, 2), np.float32)
+    lm[:, 10], lm[:, 152] = (0, 0), (0, 100)                 # face height 100 px
+    lm[:, 13], lm[:, 14] = (0, 60), (0, 60)
+    lm[1, 14] = (0, 65)
+    np.testing.assert_allclose(landmark_gap(lm), [0.0, 0.05])
