@@ -3,7 +3,9 @@ same person (issue 13's protocol: learn on the first part of a talking video, sc
 
 Protocol:
 1. Track [start, split) of the video as `vasa3d fit` does (`vasa3d.face.track.track_frames`) and learn the
-   person's model from its sound (`vasa3d.video_mode.learn_speech`: phones recognised, no transcript).
+   person's model from its sound (`vasa3d.video_mode.learn_speech`: phones recognised, no transcript); `model`
+   reports whether `vasa3d fit` would keep it (`kept`: its cross-validated lip gap beats the generic model's on
+   the training part); it is scored either way.
 2. Track the held-out part [split, end) against the same head model (as `reenact --same-person` does), so its
    coefficients are in the same units; its MediaPipe landmarks give the real inner-lip gap (landmarks 13-14 over
    the face height 10-152).
@@ -48,20 +50,11 @@ def transcript_between(tsv: Path, start_s: float, end_s: float) -> str | None:
 
 
 def mesh_gap(head, motion) -> np.ndarray:
-    """float64 [T] inner-lip gap (vertices 13-14 over the face height 10-152) of `head`'s mesh posed by the
-    motion's coefficients (no head pose: the ratio does not depend on it much)."""
-    import torch
+    """float64 [T] inner-lip gap of `head`'s mesh posed by the motion's coefficients (`vasa3d.video_mode.mesh_lip_gap`;
+    no head pose: the ratio barely depends on it)."""
+    from vasa3d.video_mode import mesh_lip_gap
 
-    from vasa3d.head import kinematics as kin
-
-    ht = kin.HeadTensors.from_head(head)
-    full = np.zeros((motion.num_frames, len(ht.names)), np.float32)
-    for k, n in enumerate(ht.names):
-        if n in motion.names:
-            full[:, k] = motion.coeff(n)
-    with torch.no_grad():
-        v = kin.deform_batch(ht, torch.from_numpy(full)).numpy().astype(np.float64)
-    return np.linalg.norm(v[:, 13] - v[:, 14], axis=1) / np.linalg.norm(v[:, 10] - v[:, 152], axis=1)
+    return mesh_lip_gap(head, motion.names, motion.coeffs)
 
 
 def landmark_gap(landmarks_px: np.ndarray) -> np.ndarray:
@@ -110,9 +103,14 @@ def main(video: Path, start_s: float, split_s: float, end_s: float, render: bool
     t0 = time.perf_counter()
     train = read_clip(video, start_s, split_s)
     track, obs, head = track_frames(train.frames, train.fps, video=True)
-    model, summary = learn_speech(train, track)
-    if model is None:
+    model, summary = learn_speech(train, track, head)
+    if model is None and "kind" not in summary:
         raise SystemExit(f"no speech model: {summary['skipped']}")
+    summary["kept"] = model is not None
+    if model is None:
+        from vasa3d.motion.personal import learn_speech_model
+
+        model = learn_speech_model(train.audio, AUDIO_RATE, track.motion, track.found)
     test = read_clip(video, split_s, end_s)
     held, _, _ = track_frames(test.frames, test.fps, video=True, head=head)
     truth, real_gap = held.motion, landmark_gap(held.landmarks_px)

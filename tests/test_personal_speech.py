@@ -131,17 +131,26 @@ def test_talk_speaks_with_the_avatars_own_model_unless_told_not_to(tmp_path, oba
     assert generic.speech_model == "generic"
 
 
-def test_a_fit_learns_the_speech_model_when_the_video_has_sound(sentences):
+def test_a_fit_keeps_the_speech_model_only_when_it_beats_the_generic_one(sentences, obama_avatar):
+    from vasa3d.motion.visemes import lip_gap
     from vasa3d.video_mode import Clip, learn_speech
 
     (train, phones), _ = sentences
     motion = motion_from_audio(train, 16000)
-    track = SimpleNamespace(motion=motion, found=np.ones(motion.num_frames, bool))
-    frames = np.zeros((motion.num_frames, 4, 4, 3), np.uint8)
-    model, summary = learn_speech(Clip(frames, 25.0, 0.0, train), track)
-    assert isinstance(model, PersonalSpeechModel) and summary["frames"] == motion.num_frames
-    assert summary["cv_corr"]["jawOpen"] > 0.5            # it predicts the generic model's own jaw from its audio
-    assert learn_speech(Clip(frames, 25.0, 0.0, None), track) == (None, {"skipped": "the video has no sound"})
+    T = motion.num_frames
+    landmarks = np.zeros((T, 478, 2), np.float32)
+    landmarks[:, 152, 1] = 100.0                                   # face height 100 px
+    landmarks[:, 14, 1] = 100.0 * lip_gap(motion)                  # the "real" lips open as the generic model's
+    track = SimpleNamespace(motion=motion, found=np.ones(T, bool), landmarks_px=landmarks)
+    frames = np.zeros((T, 4, 4, 3), np.uint8)
+    model, summary = learn_speech(Clip(frames, 25.0, 0.0, train), track, obama_avatar.head)
+    assert summary["frames"] == T and summary["cv_corr"]["jawOpen"] > 0.5
+    assert summary["generic_gap_corr"] > 0.9                       # the truth here is the generic model itself
+    assert (model is not None) == (summary["cv_gap_corr"] > summary["generic_gap_corr"])
+    assert "skipped" in summary or isinstance(model, PersonalSpeechModel)
+
+    assert learn_speech(Clip(frames, 25.0, 0.0, None), track, obama_avatar.head) == (
+        None, {"skipped": "the video has no sound"})
 
 
 def test_variance_compensation_restores_a_shrunk_range():

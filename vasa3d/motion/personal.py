@@ -164,6 +164,19 @@ def frame_features(segments, features: AudioFeatures, x16: np.ndarray, times_s: 
     return np.concatenate(blocks, axis=1).astype(np.float32)
 
 
+@dataclass
+class Validation:
+    """Cross-validated predictions on the training video (`fit_speech_model`): frames int [N] (indices of the
+    usable tracked frames), personal [N, K] (each fold predicted by a model learned without it, variance-
+    compensated as the final model is), generic [N, K] (the generic viseme mouth on the same phones) and tracked
+    [N, K], columns in `MOUTH_NAMES` order."""
+
+    frames: np.ndarray
+    personal: np.ndarray
+    generic: np.ndarray
+    tracked: np.ndarray
+
+
 def learn_speech_model(wave: np.ndarray, sr: int, tracked, found: np.ndarray | None = None,
                        transcript: str | None = None, language: str = "", phones=None,
                        inputs: tuple[str, ...] = DEFAULT_INPUTS) -> PersonalSpeechModel:
@@ -183,27 +196,37 @@ def learn_speech_model(wave: np.ndarray, sr: int, tracked, found: np.ndarray | N
     Raises:
         InputError: fewer than MIN_TRAIN_FRAMES usable frames or under MIN_SPEECH_S of audible speech.
     """
-    X, Y, silent = _training_data(wave, sr, tracked, found, transcript, language, phones, inputs)
+    return fit_speech_model(wave, sr, tracked, found, transcript, language, phones, inputs)[0]
+
+
+def fit_speech_model(wave: np.ndarray, sr: int, tracked, found: np.ndarray | None = None,
+                     transcript: str | None = None, language: str = "", phones=None,
+                     inputs: tuple[str, ...] = DEFAULT_INPUTS) -> tuple[PersonalSpeechModel, Validation]:
+    """`learn_speech_model`'s model and its `Validation` (to decide whether it beats the generic model)."""
+    X, Y, silent, generic, frames = _training_data(wave, sr, tracked, found, transcript, language, phones, inputs)
     mean, scale = X.mean(0), X.std(0)
     scale = np.where(scale > 1e-6, scale, 1.0)
     Xs = (X - mean) / scale
     penalty, cv_pred = choose_penalty(Xs, Y)
     W, b = ridge(Xs, Y, penalty)
     gain, rest = variance_gain(cv_pred, Y, silent)
-    return PersonalSpeechModel(names=MOUTH_NAMES, inputs=tuple(inputs), offsets_s=np.float32(CONTEXT_S),
-                               lead_s=LEAD_S, mean=mean.astype(np.float32), scale=scale.astype(np.float32),
-                               weights=(W * gain).astype(np.float32),
-                               bias=(rest + gain * (b - rest)).astype(np.float32),
-                               penalty=penalty.astype(np.float32), frames=int(len(Y)),
-                               cv_corr=columnwise_corr(cv_pred, Y).astype(np.float32), gain=gain.astype(np.float32))
+    model = PersonalSpeechModel(names=MOUTH_NAMES, inputs=tuple(inputs), offsets_s=np.float32(CONTEXT_S),
+                                lead_s=LEAD_S, mean=mean.astype(np.float32), scale=scale.astype(np.float32),
+                                weights=(W * gain).astype(np.float32),
+                                bias=(rest + gain * (b - rest)).astype(np.float32),
+                                penalty=penalty.astype(np.float32), frames=int(len(Y)),
+                                cv_corr=columnwise_corr(cv_pred, Y).astype(np.float32), gain=gain.astype(np.float32))
+    personal = np.clip(rest + gain * (cv_pred - rest), 0.0, 1.0)
+    return model, Validation(frames=frames, personal=personal, generic=generic, tracked=Y)
 
 
 def _training_data(wave, sr, tracked, found, transcript, language, phones, inputs):
-    """(raw features X [N, D], tracked coefficients Y [N, K], silent bool [N]) of the usable frames (with a face,
-    covered by the audio) of a recording and its tracked motion; InputError when they are too few (see
-    `learn_speech_model`)."""
+    """(raw features X [N, D], tracked coefficients Y [N, K], silent bool [N], the generic model's coefficients
+    [N, K], frame indices int [N]) of the usable frames (with a face, covered by the audio) of a recording and its
+    tracked motion; InputError when they are too few (see `learn_speech_model`)."""
     from vasa3d.motion.features import HOP_S, compute_features, prepare_wave
     from vasa3d.motion.model import find_phones
+    from vasa3d.motion.mouth import phone_mouth
     from vasa3d.motion.visemes import viseme_segments
 
     T = tracked.num_frames
@@ -220,8 +243,12 @@ def _training_data(wave, sr, tracked, found, transcript, language, phones, input
     segments = viseme_segments(found_phones)
     X = frame_features(segments, feats, x16, times, tracked.fps, np.float32(CONTEXT_S), LEAD_S, inputs)
     Y = np.stack([tracked.coeff(n) if n in tracked.names else np.zeros(T, np.float32) for n in MOUTH_NAMES], axis=1)
+    generic = phone_mouth(segments, feats, times, tracked.fps, LEAD_S)
+    G = np.stack([generic[n] for n in MOUTH_NAMES], axis=1)
     silent = np.interp(times, feats.times_s, feats.openness) <= 0
-    return X[keep].astype(np.float64), Y[keep].astype(np.float64), silent[keep]
+    frames = np.flatnonzero(keep)
+    return (X[keep].astype(np.float64), Y[keep].astype(np.float64), silent[keep], G[keep].astype(np.float64),
+            frames)
 
 
 def variance_gain(cv_pred: np.ndarray, Y: np.ndarray, silent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
