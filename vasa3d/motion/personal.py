@@ -12,7 +12,9 @@ training video (`FOLDS`); each coefficient's excursions from rest are then scale
 (`variance_gain`). So the model learns the person's viseme shapes and amplitudes (how wide this person opens for
 /a/, how much they round for /u/), their rest pose as the tracker sees it and their audio-visual lag, all in their
 own head model's units, while the phones still come from the audio exactly as in the generic model (aligned with a
-transcript, or recognised without one). The MFCCs carry what recognised phones get wrong.
+transcript, or recognised without one). The MFCCs carry what recognised phones get wrong. `vasa3d fit` keeps the
+model only when its cross-validated predictions explain the training video's lip gap better than the generic
+model's (`vasa3d.video_mode.learn_speech`).
 
 Measured on held-out speech of the same person (`python -m eval speech-check`), against the generic model: see
 docs/FACTS.md.
