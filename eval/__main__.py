@@ -67,6 +67,17 @@ def _parser() -> argparse.ArgumentParser:
     mc.add_argument("--cases", help="comma-separated case names (default: all)")
     mc.add_argument("--strip", type=Path, help="write a mouth close-up strip (PNG) of the English text case")
     mc.add_argument("--no-reference", action="store_true", help="skip the real GRID video's figures")
+    sc = sub.add_parser("speech-check", help="the person-specific speech model vs the generic one on held-out "
+                                             "speech of a talking video (JSON)")
+    sc.add_argument("--video", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data" /
+                    "video" / "v01_grid_s1_concat60s.mp4", help="talking video (default: ../shared/data's GRID video)")
+    sc.add_argument("--start", type=float, default=0.0, help="learning part start, s (default: %(default)s)")
+    sc.add_argument("--split", type=float, default=42.0, help="learn before, score after, s (default: %(default)s)")
+    sc.add_argument("--end", type=float, default=60.0, help="held-out part end, s (default: %(default)s)")
+    sc.add_argument("--render", action="store_true", help="also render both motions and track the renders")
+    sc.add_argument("--size", type=int, default=256, help="--render: side in pixels (default: %(default)s)")
+    sc.add_argument("--out", type=Path, help="also write the JSON here")
+    sc.add_argument("--plot", type=Path, help="also plot the held-out lip gaps (PNG)")
     return p
 
 
@@ -161,6 +172,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return motion_check_main(args.data, args.portrait, args.size, args.cases.split(",") if args.cases else None,
                                  args.strip, not args.no_reference)
+    if args.command == "speech-check":
+        from eval.speech_check import main as speech_check_main
+
+        if not args.start < args.split < args.end:
+            raise SystemExit("need --start < --split < --end")
+        return speech_check_main(args.video, args.start, args.split, args.end, args.render, args.size, args.out,
+                                 args.plot)
     return _make_bench(args) if args.command == "make-bench" else _run(args)
 
 

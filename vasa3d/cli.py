@@ -107,6 +107,9 @@ def _parser() -> argparse.ArgumentParser:
                         "when complete)")
     p.add_argument("--language", default=m.language,
                    help="espeak-ng code of the speech's language (fr, es, de, cmn, ...); aligns a transcript in it")
+    p.add_argument("--generic-speech", action="store_true",
+                   help="an avatar fitted to a video (vasa3d fit) speaks with its person's own mouth model; this "
+                        "uses the generic one instead")
     _add_style_options(p)
     _add_render_options(p, _DEFAULTS.render.fps)
     p = sub.add_parser("build", help="portrait -> avatar .npz (and a 3DGS .ply)")
@@ -216,7 +219,8 @@ def _cmd_talk(a) -> int:
                       camera_path=a.camera_path, size=a.size, fps=a.fps, expression_scale=a.expression_scale,
                       head_motion_scale=a.head_motion_scale, seed=a.seed, backend=a.backend, device=a.device,
                       language=a.language, emotion=a.emotion, emotion_intensity=a.emotion_intensity,
-                      head_motion=a.head_motion, head_pose=a.head_pose, fragmented=a.stream)
+                      head_motion=a.head_motion, head_pose=a.head_pose, fragmented=a.stream,
+                      personal_speech=not a.generic_speech)
     req.validate(_DEFAULTS)          # every option and path, before any work
     transcript = _read_transcript(a.transcript)
     phones = load_phones(a.audio) if Path(a.audio).suffix.lower() == ".wav" else None
@@ -232,6 +236,7 @@ def _cmd_talk(a) -> int:
         bar.close()
     print(json.dumps({"video": str(result.video), "frames": result.num_frames, "duration_s": round(result.duration_s, 3),
                       "backend": result.backend, "device": result.device, "gaussians": result.num_gaussians,
+                      "speech_model": result.speech_model,
                       "timings_s": {k: round(v, 2) for k, v in result.timings.items()}}))
     return 0
 
@@ -548,7 +553,7 @@ def _cmd_fit(a) -> int:
     print(json.dumps({"avatar": a.output, "ply": a.ply, "gaussians": avatar.num_gaussians,
                       "frames_tracked": report.frames_tracked, "frames_used": report.frames_used,
                       "track_residual_px": round(report.track_residual_px, 3), "loss_start": round(report.loss_start, 4),
-                      "loss_end": round(report.loss_end, 4),
+                      "loss_end": round(report.loss_end, 4), "speech_model": report.speech_model,
                       "timings_s": {k: round(v, 2) for k, v in report.timings.items()}}))
     return 0
 

@@ -55,6 +55,8 @@ class MotionConfig:
     emotion: Literal["neutral", "happy", "sad", "angry", "surprised"] = "neutral"   # preset under the speech
     emotion_intensity: float = 1.0   # 0-2: strength of the emotion preset (vasa3d.motion.emotion)
     head_motion: Literal["still", "natural", "lively"] = "natural"  # multiplies head_motion_scale by 0, 1, 1.7
+    personal_speech: bool = True     # an avatar fitted to a video speaks with the person's own mouth model (its
+                                     # `speech_model`, vasa3d.motion.personal); False: the generic viseme mouth
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,11 @@ class TalkRequest:
     language: espeak-ng code of the speech's language ("fr", "es", ...; None: the config's, "" = English).
     emotion (neutral, happy, sad, angry, surprised), emotion_intensity (0-2), head_motion (still, natural, lively).
     head_pose: an ARKit CSV or a video of a face whose head rotation and translation drive the head instead of the
-    speech's prosody (`vasa3d.video_mode.head_pose_track`). output: where the mp4 goes. fragmented: write it as a fragmented mp4 that a player can open while it is being
-    written, at `vasa3d.io.video.partial_path(output)`, renamed to `output` when complete. The rest override `PipelineConfig.render` / `.motion` for this request only;
+    speech's prosody (`vasa3d.video_mode.head_pose_track`). personal_speech: an avatar fitted to a video speaks
+    with its person's own mouth model (False: the generic one). output: where the mp4 goes. fragmented: write it
+    as a fragmented mp4 that a player can open while it is being written, at
+    `vasa3d.io.video.partial_path(output)`, renamed to `output` when complete. The rest override
+    `PipelineConfig.render` / `.motion` for this request only;
     None keeps the config's value. Angles in degrees (UI edge). `validate` checks it all (limits in
     `vasa3d.validate`); `TalkingHeadPipeline.run` calls it before any work.
     """
@@ -66,6 +69,7 @@ class TalkRequest:
     head_motion: str | None = None
     head_pose: str | os.PathLike | None = None
     fragmented: bool = False
+    personal_speech: bool | None = None
 
     def validate(self, config: PipelineConfig = PipelineConfig()) -> tuple[RenderConfig, MotionConfig]:
         """This request's render and motion configs (`config` with the request's overrides), after checking
@@ -104,15 +108,17 @@ class TalkRequest:
             head_motion_scale=pick(self.head_motion_scale, mc.head_motion_scale),
             language=pick(self.language, mc.language), emotion=pick(self.emotion, mc.emotion),
             emotion_intensity=pick(self.emotion_intensity, mc.emotion_intensity),
-            head_motion=pick(self.head_motion, mc.head_motion)))
+            head_motion=pick(self.head_motion, mc.head_motion),
+            personal_speech=bool(pick(self.personal_speech, mc.personal_speech))))
         return replace(render_cfg, size=int(render_cfg.size)), replace(motion_cfg, seed=int(motion_cfg.seed))
 
 
 @dataclass
 class TalkResult:
     """What a run produced: the video path, its frame count and duration (s), the rasterizer backend that ran,
-    the number of Gaussians, seconds per stage, and the device posing and rasterizing ran on; also the `Avatar`
-    and the `MotionSequence` it rendered (for exports: the .ply, the ARKit CSV, the browser viewer)."""
+    the number of Gaussians, seconds per stage, the device posing and rasterizing ran on, and the mouth model that
+    spoke ("personal": the avatar's own speech model, see `vasa3d.motion.personal`; else "generic"); also the
+    `Avatar` and the `MotionSequence` it rendered (for exports: the .ply, the ARKit CSV, the browser viewer)."""
 
     video: Path
     num_frames: int
@@ -121,6 +127,7 @@ class TalkResult:
     num_gaussians: int
     timings: dict[str, float] = field(default_factory=dict)
     device: str = "cpu"
+    speech_model: str = "generic"
     avatar: object = field(default=None, repr=False, compare=False)
     motion: object = field(default=None, repr=False, compare=False)
 
@@ -217,7 +224,7 @@ class TalkingHeadPipeline:
         report(0.0, "reading the speech")
         wave = read_audio(request.audio, sr=AUDIO_RATE)
         report(0.02, "building the avatar and computing lip sync and head motion")
-        avatar, motion = self._avatar_and_motion(request, wave, motion_cfg, timings)
+        avatar, motion, personal = self._avatar_and_motion(request, wave, motion_cfg, timings)
         renderer = FrameRenderer(avatar, render_cfg.size, render_cfg.backend, render_cfg.device)
         angles = _camera_angles(render_cfg, motion.num_frames)
         t2 = time.perf_counter()
@@ -242,29 +249,30 @@ class TalkingHeadPipeline:
         return TalkResult(video=Path(request.output), num_frames=motion.num_frames,
                           duration_s=len(wave) / AUDIO_RATE, backend=renderer.backend,
                           num_gaussians=avatar.num_gaussians, timings=timings, device=str(renderer.device),
+                          speech_model="personal" if personal else "generic",
                           avatar=avatar, motion=motion)
 
     def _avatar_and_motion(self, request: TalkRequest, wave: np.ndarray, motion_cfg, timings: dict):
-        """(the request's avatar, its MotionSequence), the motion computed in a worker thread while the avatar is
-        built in this one (face analysis and speech recognition each keep a core busy). Fills
-        timings["avatar_s"] and ["motion_s"]; an exception of either is raised here once both have ended."""
-        from vasa3d.motion import motion_from_audio
+        """(the request's avatar, its MotionSequence, whether the person's own speech model spoke). From a photo, the motion is computed in a worker thread
+        while the avatar is built in this one (face analysis and speech recognition each keep a core busy); a
+        saved or given avatar is loaded first, so that its person-specific speech model (`Avatar.speech_model`,
+        unless `motion_cfg.personal_speech` is off) drives the mouth. Fills timings["avatar_s"] and ["motion_s"];
+        an exception of either is raised here once both have ended."""
+        from vasa3d.avatar import Avatar
 
+        if isinstance(request.image, Avatar) or _is_avatar_file(request.image):
+            t = time.perf_counter()
+            avatar = self.build_avatar(request.image)
+            timings["avatar_s"] = time.perf_counter() - t
+            personal = getattr(avatar, "speech_model", None) if motion_cfg.personal_speech else None
+            return avatar, self._motion(request, wave, motion_cfg, personal, timings), personal is not None
         box: dict = {}
 
         def motion_job() -> None:
-            t = time.perf_counter()
             try:
-                motion = motion_from_audio(wave, AUDIO_RATE, request.transcript, phones=request.phones,
-                                           config=motion_cfg)
-                if request.head_pose is not None:
-                    from vasa3d.video_mode import head_pose_track
-
-                    motion = motion.with_head_pose(head_pose_track(request.head_pose, self.config.face))
-                box["motion"] = motion
+                box["motion"] = self._motion(request, wave, motion_cfg, None, timings)
             except BaseException as exc:  # re-raised in the caller
                 box["error"] = exc
-            timings["motion_s"] = time.perf_counter() - t
 
         worker = threading.Thread(target=motion_job, name="vasa3d-motion", daemon=True)
         worker.start()
@@ -276,7 +284,22 @@ class TalkingHeadPipeline:
             worker.join()
         if "error" in box:
             raise box["error"]
-        return avatar, box["motion"]
+        return avatar, box["motion"], False
+
+    def _motion(self, request: TalkRequest, wave: np.ndarray, motion_cfg, personal, timings: dict):
+        """The request's MotionSequence: `motion_from_audio` (with the person's speech model `personal`, or
+        None), then the head pose from `request.head_pose` when given. Fills timings["motion_s"]."""
+        from vasa3d.motion import motion_from_audio
+
+        t = time.perf_counter()
+        motion = motion_from_audio(wave, AUDIO_RATE, request.transcript, phones=request.phones, config=motion_cfg,
+                                   personal=personal)
+        if request.head_pose is not None:
+            from vasa3d.video_mode import head_pose_track
+
+            motion = motion.with_head_pose(head_pose_track(request.head_pose, self.config.face))
+        timings["motion_s"] = time.perf_counter() - t
+        return motion
 
 
 def _camera_angles(cfg, num_frames: int) -> np.ndarray:

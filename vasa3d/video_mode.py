@@ -3,8 +3,10 @@ or a few photos, and driving any avatar by a video's tracked motion (self- or cr
 
 Stages: frames -> `vasa3d.face.track` (crop, landmarks, head pose and rig coefficients against the person's head
 model) -> the single-photo avatar of the reference frame -> `vasa3d.avatar.fit` (photometric refinement over the
-tracked frames). Reenactment tracks the driving video the same way and renders the avatar from the driving
-reference frame's camera, so the head lands where the driving head was, pasted into the driving video's frames.
+tracked frames); from a video with sound, the person's own speech -> mouth model is learned from its audio and the
+tracked coefficients (`vasa3d.motion.personal`) and kept in the avatar, where `talk` uses it. Reenactment tracks
+the driving video the same way and renders the avatar from the driving reference frame's camera, so the head lands
+where the driving head was, pasted into the driving video's frames.
 """
 
 from __future__ import annotations
@@ -74,7 +76,8 @@ def read_clip(path: str | Path, start_s: float = 0.0, end_s: float | None = None
 @dataclass
 class FitReport:
     """Figures of a fit: frames tracked and used, median reprojection error (px), seconds per stage, the loss
-    at the start and the end (mean of the first / last 20 steps), and the reference frame's index."""
+    at the start and the end (mean of the first / last 20 steps), the reference frame's index, and the speech
+    model's summary (`PersonalSpeechModel.summary`; {"skipped": reason} when none was learned)."""
 
     frames_tracked: int
     frames_used: int
@@ -83,11 +86,13 @@ class FitReport:
     loss_start: float
     loss_end: float
     reference: int
+    speech_model: dict | None = None
 
 
 def fit_from_video(path: str | Path, start_s: float = 0.0, end_s: float | None = None,
                    config: FitConfig = FitConfig(), face: FaceConfig = FaceConfig(), progress=None):
-    """(fitted `Avatar`, `FitReport`) from the talking video `path` over [start_s, end_s).
+    """(fitted `Avatar`, `FitReport`) from the talking video `path` over [start_s, end_s); the avatar carries the
+    person's speech model (`Avatar.speech_model`) when the video has enough speech (see `learn_speech`).
 
     Raises InputError: unreadable video, no face, too few frames with a face.
     """
@@ -108,7 +113,63 @@ def fit_from_video(path: str | Path, start_s: float = 0.0, end_s: float | None =
     crops = (crop_frames(clip.frames[keep], track.crop_box, config.render_size) * 255 + 0.5).astype(np.uint8)
     m = track.motion
     motion = type(m)(m.fps, m.names, m.coeffs[keep], m.head_rotation[keep], m.head_translation[keep], m.gaze[keep])
-    return _fit(obs, head, crops, motion, track, config, face, report, {"track_s": t1 - t0}, len(clip.frames))
+    report(0.2, "learning how the person articulates")
+    speech, summary = learn_speech(clip, track, head)
+    timings = {"track_s": t1 - t0, "speech_s": time.perf_counter() - t1}
+    avatar, rep = _fit(obs, head, crops, motion, track, config, face, report, timings, len(clip.frames))
+    avatar.speech_model, rep.speech_model = speech, summary
+    return avatar, rep
+
+
+def learn_speech(clip: Clip, track, head):
+    """(the person's `PersonalSpeechModel` or None, its summary or {"skipped": reason, ...}) from a clip's audio and
+    its tracked motion (`vasa3d.motion.personal.fit_speech_model`, phones recognised from the audio).
+
+    The model is kept only when its cross-validated predictions explain the video better than the generic model's:
+    the inner-lip gap of `head`'s mesh posed by them (`mesh_lip_gap`) correlates better with the tracked landmarks'
+    gap (summary: cv_gap_corr vs generic_gap_corr). None when the clip has no sound, too little speech, or the
+    model does not beat the generic one.
+    """
+    from vasa3d.motion.personal import fit_speech_model
+
+    if clip.audio is None:
+        return None, {"skipped": "the video has no sound"}
+    try:
+        model, val = fit_speech_model(clip.audio, AUDIO_RATE, track.motion, track.found)
+    except InputError as exc:
+        return None, {"skipped": str(exc)}
+    lm = track.landmarks_px[val.frames].astype(np.float64)
+    real = np.linalg.norm(lm[:, 13] - lm[:, 14], axis=1) / np.linalg.norm(lm[:, 10] - lm[:, 152], axis=1)
+    mine, generic = (_corr(mesh_lip_gap(head, model.names, c), real) for c in (val.personal, val.generic))
+    summary = {**model.summary(), "cv_gap_corr": round(mine, 3), "generic_gap_corr": round(generic, 3)}
+    if not mine > generic:
+        return None, {"skipped": "the person's model did not predict the video's lip gap better than the generic "
+                                 "one (cross-validated)", **summary}
+    return model, summary
+
+
+def mesh_lip_gap(head, names, coeffs: np.ndarray) -> np.ndarray:
+    """float64 [T] inner-lip gap of `head`'s face mesh posed by coefficients [T, K] (named `names`; the rest 0):
+    the distance of vertices 13 and 14 (MediaPipe's inner-lip midpoints) over the face height (10 to 152)."""
+    import torch
+
+    from vasa3d.head import kinematics as kin
+
+    ht = kin.HeadTensors.from_head(head)
+    full = np.zeros((len(coeffs), len(ht.names)), np.float32)
+    for k, name in enumerate(names):
+        if name in ht.names:
+            full[:, ht.names.index(name)] = coeffs[:, k]
+    with torch.no_grad():
+        v = kin.deform_batch(ht, torch.from_numpy(full)).numpy().astype(np.float64)
+    return np.linalg.norm(v[:, 13] - v[:, 14], axis=1) / np.linalg.norm(v[:, 10] - v[:, 152], axis=1)
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation over the finite entries (0 where either does not vary)."""
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b = a[ok], b[ok]
+    return float(np.corrcoef(a, b)[0, 1]) if len(a) > 2 and a.std() > 1e-12 and b.std() > 1e-12 else 0.0
 
 
 def fit_from_photos(paths, config: FitConfig = FitConfig(), face: FaceConfig = FaceConfig(), progress=None):

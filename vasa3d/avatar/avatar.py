@@ -34,6 +34,8 @@ class Avatar:
         background: float32 [size, size, 3] the photo with the person removed (inpainted), RGB in [0, 1].
         size: side of the crop in pixels.
         config: the configs it was built with, as plain data ({"face": {...}, "avatar": {...}}), saved with it.
+        speech_model: the person's own speech -> mouth model (`vasa3d.motion.personal.PersonalSpeechModel`),
+            learned by `vasa3d fit` from a video's audio and tracked motion; None for a photo-built avatar.
     """
 
     head: HeadModel
@@ -43,6 +45,7 @@ class Avatar:
     background: np.ndarray
     size: int
     config: dict = field(default_factory=dict)
+    speech_model: object | None = None
 
     @property
     def num_gaussians(self) -> int:
@@ -94,16 +97,21 @@ class Avatar:
 
     def save(self, path: str | Path) -> Path:
         """Write the avatar to `path` (.npz), atomically: the arrays, and a JSON header with the format version,
-        the crop size, the number of Gaussians and the configs it was built with."""
+        the crop size, the number of Gaussians and the configs it was built with; a speech model's arrays
+        (`speech_*`, with its summary in the header) when it has one."""
         from vasa3d.io.atomic import atomic_path
 
         self.params.validate()
         header = {"format": "vasa3d-avatar", "version": FORMAT_VERSION, "size": self.size,
                   "num_gaussians": self.num_gaussians, "config": self.config}
+        if self.speech_model is not None:
+            header["speech_model"] = self.speech_model.summary()
         arrays = {"header": np.array(json.dumps(header))}
         arrays.update(self.head.to_npz_dict())
         arrays.update({ARRAY_PREFIX + f.name: getattr(self.params, f.name) for f in fields(GaussianParams)})
         arrays.update(K=self.K, T_cam_from_head=self.T_cam_from_head, background=self.background.astype(np.float16))
+        if self.speech_model is not None:
+            arrays.update(self.speech_model.to_npz_dict())
         path = Path(path)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:
@@ -116,7 +124,7 @@ class Avatar:
 
         Raises:
             InputError: the file is missing, unreadable, not a vasa3d avatar, of another format version, or lacks
-                an array or has one of the wrong shape or type (naming it).
+                an array or has one of the wrong shape or type (naming it), its speech model included.
         """
         from vasa3d.avatar.load import read_avatar_file
 

@@ -2,7 +2,9 @@
 the user gets an `InputError` that names it (never a bare KeyError or a half-built avatar).
 
 Format 2 (current): `gauss_*` arrays of `GaussianParams`, the head model's `head_*` arrays, `K`, `T_cam_from_head`,
-`background`, and a JSON `header` {format, version, size, num_gaussians, config}. Format 1 (earlier releases):
+`background`, and a JSON `header` {format, version, size, num_gaussians, config}; optionally a person's speech model
+(`speech_*` arrays, `vasa3d.motion.personal`, and a `speech_model` summary in the header; files without it load
+with none). Format 1 (earlier releases):
 `face_*` (triangle-bound) and `rigid_*` groups with a `lash` flag, converted on load.
 """
 
@@ -55,10 +57,11 @@ def read_avatar_file(cls, path: str | Path):
         K = _array(data, "K", (3, 3)).astype(np.float32)
         T = _array(data, "T_cam_from_head", (4, 4)).astype(np.float32)
         background = _array(data, "background", (size, size, 3)).astype(np.float32)
+        speech = _speech_model(data)
     except (KeyError, ValueError, TypeError) as exc:
         raise InputError(f"avatar '{path}' is incomplete or damaged: {exc}; build it again with `vasa3d build`") from exc
     return cls(head=head, params=params, K=K, T_cam_from_head=T, background=background, size=size,
-               config=dict(header.get("config") or {}))
+               config=dict(header.get("config") or {}), speech_model=speech)
 
 
 def _header(path, data: dict) -> dict:
@@ -88,6 +91,15 @@ def _array(data: dict, key: str, shape) -> np.ndarray:
     if a.dtype.kind == "f" and not np.isfinite(a).all():
         raise ValueError(f"array '{key}' holds NaN or infinite values")
     return a
+
+
+def _speech_model(data: dict):
+    """The person's speech model of a fitted avatar (`speech_*` arrays), or None when the file has none."""
+    if not any(k.startswith("speech_") for k in data):
+        return None
+    from vasa3d.motion.personal import PersonalSpeechModel
+
+    return PersonalSpeechModel.from_npz_dict(data)
 
 
 def _head(data: dict):

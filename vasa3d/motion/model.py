@@ -79,7 +79,8 @@ def brow_raises(times_s: np.ndarray, accent_times_s: np.ndarray, strengths: np.n
 
 
 def motion_from_audio(wave: np.ndarray, sr: int, transcript: str | None = None, *, phones=None,
-                      config: MotionConfig = MotionConfig(), num_frames: int | None = None) -> MotionSequence:
+                      config: MotionConfig = MotionConfig(), num_frames: int | None = None,
+                      personal=None) -> MotionSequence:
     """Motion of a talking head for a speech recording.
 
     wave: [S] mono waveform (float in [-1, 1], or integer PCM); sr: its sample rate, Hz.
@@ -91,7 +92,10 @@ def motion_from_audio(wave: np.ndarray, sr: int, transcript: str | None = None, 
     visual_lead_s (mouth shapes lead the audio); language (espeak code of a non-English transcript); emotion
     and emotion_intensity (a preset expression under the speech); head_motion (still, natural, lively: multiplies
     head_motion_scale by 0, 1, 1.7). num_frames: T, default ceil(duration_s * fps) so the video is
-    as long as the audio (frames past the audio's end are silence).
+    as long as the audio (frames past the audio's end are silence). personal: a person's own speech model
+    (`vasa3d.motion.personal.PersonalSpeechModel`, e.g. `Avatar.speech_model` of an avatar fitted to a video)
+    that turns the same phones into that person's mouth coefficients; None: the generic viseme mouth. It is not
+    used with lip_sync "loudness".
 
     Method: phones -> viseme targets blended with Cohen & Massaro (1993) dominance functions, full closure on
     bilabials, scaled by loudness and gated to rest in silence (`vasa3d.motion.visemes`, `.mouth`); YIN F0
@@ -118,7 +122,11 @@ def motion_from_audio(wave: np.ndarray, sr: int, transcript: str | None = None, 
     else:
         found, source = find_phones(x16, feats, transcript, phones, config.lip_sync, config.language)
         log.debug("lip sync from %s phones (%d)", source, len(found))
-        mouth = phone_mouth(viseme_segments(found), feats, times, config.fps, config.visual_lead_s)
+        segments = viseme_segments(found)
+        if personal is not None:
+            mouth = personal.mouth(segments, feats, x16, times, config.fps)
+        else:
+            mouth = phone_mouth(segments, feats, times, config.fps, config.visual_lead_s)
     f0, _ = pitch_track(x16)
     f0[feats.openness <= 0] = 0.0
     activity = smooth_activity(times, feats.times_s, feats.openness)

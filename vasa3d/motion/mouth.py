@@ -37,14 +37,24 @@ def phone_mouth(segments: list[tuple[float, float, str]], features: AudioFeature
     """Mouth coefficients {ARKit name: [T] float32 in [0, 1]} at frame times times_s [T] from viseme segments
     [(start_s, end_s, class)] (see `vasa3d.motion.visemes.viseme_segments`).
 
-    Coarticulated on the 10 ms feature grid, jaw and lip opening scaled by the 150 ms loudness envelope
-    (gain 0.6-1.15), set to rest where there is no speech (`speech_presence`), then pooled to frames read
-    lead_s ahead of each frame time (the visual lead).
+    The articulatory trajectories of `phone_articulation`, pooled to frames read lead_s ahead of each frame time
+    (the visual lead), mapped to ARKit names (`vasa3d.motion.visemes.to_arkit`).
+    """
+    artic = phone_articulation(segments, features)
+    return to_arkit(frame_pool(features.times_s, artic, times_s + lead_s, fps))
+
+
+def phone_articulation(segments: list[tuple[float, float, str]], features: AudioFeatures) -> np.ndarray:
+    """Articulatory trajectories [F, len(ARTIC)] float64 on the feature grid `features.times_s` [F] (10 ms).
+
+    Coarticulated viseme targets (`vasa3d.motion.visemes.coarticulate`), jaw and lip opening scaled by the 150 ms
+    loudness envelope (gain 0.6-1.15), set to rest where there is no speech (`speech_presence`; lip_open, which
+    is 1 at rest, is kept). The input of both the generic mouth (`phone_mouth`) and a person's own speech model
+    (`vasa3d.motion.personal`).
     """
     from scipy.ndimage import gaussian_filter1d
 
-    grid = features.times_s
-    artic = coarticulate(segments, grid)
+    artic = coarticulate(segments, features.times_s)
     env = gaussian_filter1d(features.openness.astype(np.float64), 0.15 / HOP_S / 2.355)
     gain = np.clip(0.6 + 0.6 * env, 0.6, 1.15)
     for name in ("jaw", "upper_up", "lower_down"):
@@ -54,7 +64,7 @@ def phone_mouth(segments: list[tuple[float, float, str]], features: AudioFeature
     keep = artic[:, lip].copy()
     artic *= presence[:, None]
     artic[:, lip] = keep
-    return to_arkit(frame_pool(grid, artic, times_s + lead_s, fps))
+    return artic
 
 
 def mouth_envelope(features: AudioFeatures) -> np.ndarray:
