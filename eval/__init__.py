@@ -8,3 +8,5 @@
 
 This package imports vasa3d; vasa3d never imports it. Nothing heavy loads at import.
 """
+
+import vasa3d  # noqa: E402,F401 - first, so its OpenMP settings (vasa3d/__init__.py) precede torch's runtime
