@@ -204,10 +204,11 @@ class TalkingHeadPipeline:
         Stages overlap where they can: the motion is computed while the avatar is built, posing runs a frame
         ahead of rasterizing (`render_frames`), and the encoder takes each frame as it is drawn.
 
-        Streaming: with `on_segment`, the video is also cut into self-contained mp4 segments of `segment_s`
-        seconds (the first one `first_segment_s`, so a player starts sooner; H.264 + AAC) written into `segment_dir` (an existing directory the caller owns), and
-        `on_segment(path)` is called as each one is finished, from the thread that runs this method; the mp4 at
-        `request.output` is then joined from them without re-encoding. Timings: avatar_s, motion_s (overlapped
+        Streaming: with `on_segment`, the video is also cut into self-contained mp4 segments (H.264 + AAC) of
+        `segment_s` seconds (the first one `first_segment_s`, so a player starts sooner) written into
+        `segment_dir` (an existing directory the caller owns), and `on_segment(path)` is called as each one is
+        finished, from the encoder's worker thread (`WriteBehind`; keep it short and thread-safe, e.g. a queue's
+        put); the mp4 at `request.output` is then joined from them without re-encoding. Timings: avatar_s, motion_s (overlapped
         with the avatar), first_frame_s (from the start), render_and_encode_s, total_s.
         """
         render_cfg, motion_cfg = request.validate(self.config)
