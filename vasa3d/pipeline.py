@@ -208,8 +208,10 @@ class TalkingHeadPipeline:
         `segment_s` seconds (the first one `first_segment_s`, so a player starts sooner) written into
         `segment_dir` (an existing directory the caller owns), and `on_segment(path)` is called as each one is
         finished, from the encoder's worker thread (`WriteBehind`; keep it short and thread-safe, e.g. a queue's
-        put); the mp4 at `request.output` is then joined from them without re-encoding. Timings: avatar_s, motion_s (overlapped
-        with the avatar), first_frame_s (from the start), render_and_encode_s, total_s.
+        put); the mp4 at `request.output` is then joined from them without re-encoding.
+
+        Timings: avatar_s, motion_s (overlapped with the avatar), first_frame_s (from the start),
+        render_and_encode_s, total_s.
         """
         render_cfg, motion_cfg = request.validate(self.config)
         from vasa3d.avatar.view import FrameRenderer, resolve_target
@@ -254,11 +256,12 @@ class TalkingHeadPipeline:
                           avatar=avatar, motion=motion)
 
     def _avatar_and_motion(self, request: TalkRequest, wave: np.ndarray, motion_cfg, timings: dict):
-        """(the request's avatar, its MotionSequence, whether the person's own speech model spoke). From a photo, the motion is computed in a worker thread
-        while the avatar is built in this one (face analysis and speech recognition each keep a core busy); a
-        saved or given avatar is loaded first, so that its person-specific speech model (`Avatar.speech_model`,
-        unless `motion_cfg.personal_speech` is off) drives the mouth. Fills timings["avatar_s"] and ["motion_s"];
-        an exception of either is raised here once both have ended."""
+        """(the request's avatar, its MotionSequence, whether the person's own speech model spoke). From a
+        photo, the motion is computed in a worker thread while the avatar is built in this one (face analysis
+        and speech recognition each keep a core busy); a saved or given avatar is loaded first, so that its
+        person-specific speech model (`Avatar.speech_model`, unless `motion_cfg.personal_speech` is off) drives
+        the mouth. Fills timings["avatar_s"] and ["motion_s"]; an exception of either is raised here once both
+        have ended."""
         from vasa3d.avatar import Avatar
 
         if isinstance(request.image, Avatar) or _is_avatar_file(request.image):

@@ -15,11 +15,13 @@ Fields (seconds, frames per second, MB):
 - encode_fps: the same frames, already in memory, encoded alone (H.264 + AAC, the pipeline's settings): the
   floor any pipeline pays.
 - end_to_end_fps: frames per second of rendering and encoding together, as `vasa3d talk` does it (posing a
-  frame ahead, encoding a frame behind, each in its own thread; after the avatar and the motion); end_to_end_vs_encode_only: its time over encode-alone's time (1.0 would mean the
-  rendering is completely hidden behind the encoder).
+  frame ahead, encoding a frame behind, each in its own thread; after the avatar and the motion);
+  end_to_end_vs_encode_only: its time over encode-alone's time (1.0 would mean the rendering is completely hidden
+  behind the encoder).
 - clip_s, frames, size, num_gaussians, encoder (backend and preset), peak_rss_mb (the process's peak resident
-  set size by the end of the end-to-end run, before the stage timings hold all frames in memory), threads (numba and torch), cpu (model and logical cores), load_avg_1min at the start
-  (a busy machine shows here; compare figures measured in the same run).
+  set size by the end of the end-to-end run, before the stage timings hold all frames in memory), threads (numba
+  and torch), cpu (model and logical cores), load_avg_1min at the start (a busy machine shows here; compare
+  figures measured in the same run).
 """
 
 from __future__ import annotations
