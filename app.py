@@ -251,12 +251,11 @@ class VideoAvatars:
     def get(self, path: str | os.PathLike, progress: Callable[[float, str], None]):
         """The `Avatar` fitted to the video at `path`; progress(fraction, message) while fitting.
         Raises InputError for an unreadable video, no face, or too few frames with a face."""
-        import hashlib
-
         from vasa3d import validate
+        from vasa3d.io.media import file_sha256
 
         validate.check_input_file(path, "video")
-        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        digest = file_sha256(path)
         with self._lock:
             if digest in self._cache:
                 self._cache.move_to_end(digest)
@@ -333,7 +332,7 @@ def make_handler(pipeline, video_avatars: VideoAvatars | None = None, stream: bo
             request.validate()
             report = lambda fraction, message: progress(fraction, desc=message)  # noqa: E731
             if stream:   # the one pipeline call, in a worker; segments are shown as they come
-                run = _run_streamed(pipeline, request, report, folder)
+                run = _StreamedRun(pipeline, request, report, folder)
                 for segment in run:
                     yield (str(segment), "Rendering... the video plays while the rest is made.", gr.skip(),
                            gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
@@ -352,7 +351,7 @@ def make_handler(pipeline, video_avatars: VideoAvatars | None = None, stream: bo
     return generate
 
 
-class _run_streamed:
+class _StreamedRun:
     """Iterate over the video segments of `pipeline.run(request, on_segment=...)` running in a worker thread;
     afterwards `.result` is its `TalkResult`. An exception of the run is raised by the iteration."""
 
@@ -386,37 +385,26 @@ class _run_streamed:
 
 class StillView:
     """The neutral face of one avatar, posed once, seen from any (yaw, pitch): each view is one rasterization
-    (no posing), composited over the avatar's background plate like the video's frames.
+    (no posing), composited over the avatar's background plate like the video's frames (`FrameRenderer`; the
+    posed Gaussians do not depend on the camera, which orbits the head).
 
     Args: avatar: an `Avatar`; size: side in pixels."""
 
     def __init__(self, avatar, size: int = PREVIEW_SIZE):
-        import cv2
-        import torch
+        from vasa3d.avatar.view import FrameRenderer, neutral_pose
 
-        from vasa3d.avatar.pose import pose
-        from vasa3d.avatar.view import neutral_pose, resolve_target
-        from vasa3d.render.cameras import scale_intrinsics
-
-        _, self.backend = resolve_target("auto", "cpu")
         self.avatar, self.size = avatar, size
-        with torch.no_grad():
-            g = pose(avatar, neutral_pose(), "cpu")
-        self.gaussians = [x.contiguous() for x in (g.means, g.quats, g.scales, g.opacities, g.colors)]
-        self.K = torch.from_numpy(scale_intrinsics(avatar.K, avatar.size, size))[None]
-        self.plate = torch.from_numpy(np.ascontiguousarray(
-            cv2.resize(avatar.background, (size, size), interpolation=cv2.INTER_AREA), dtype=np.float32))
+        self.renderer = FrameRenderer(avatar, size, "auto", "cpu")
+        self.gaussians, _ = self.renderer.posed(neutral_pose())
 
     def render(self, yaw: float, pitch: float) -> np.ndarray:
         """uint8 [size, size, 3] RGB seen from the photo's camera orbited by (`yaw`, `pitch`) radians."""
         import torch
 
-        from vasa3d.render import render_image
         from vasa3d.render.cameras import orbit_viewmat
 
         viewmat = torch.from_numpy(orbit_viewmat(self.avatar.T_cam_from_head, yaw, pitch))
-        return render_image(*self.gaussians, viewmat, self.K[0], self.size, self.size, self.plate,
-                            backend=self.backend).numpy()
+        return self.renderer.draw((self.gaussians, viewmat))
 
 
 def make_preview(pipeline) -> Callable:

@@ -15,13 +15,14 @@ Clips in which no face is found in any sampled frame are skipped (listed in the 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from vasa3d.io.media import file_sha256
 
 VIDEO_EXTS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg")
 MIN_CLIP_S = 2.0
@@ -38,14 +39,6 @@ class ClipSpec:
     start_s: float
     end_s: float
     name: str
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def plan_clips(videos: list[Path], clip_s: float) -> list[ClipSpec]:
@@ -120,7 +113,7 @@ def cut_clip(spec: ClipSpec, case_dir: Path, size: int, portrait_s: float, trans
     write_video(case_dir / "video.mp4", crop, fps, sound, CASE_AUDIO_SR, crf=10)
     if transcript:
         (case_dir / "transcript.txt").write_text(transcript.strip() + "\n", encoding="utf-8")
-    prov = {"source": str(spec.source.resolve()), "source_sha256": _sha256(spec.source),
+    prov = {"source": str(spec.source.resolve()), "source_sha256": file_sha256(spec.source),
             "start_s": spec.start_s, "end_s": spec.end_s, "source_fps": fps,
             "source_size": [info.video.width, info.video.height], "crop_xywh": [x0, y0, side, side],
             "size": size, "portrait_frame": k, "transcript": "beside the video" if transcript else None}

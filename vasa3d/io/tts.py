@@ -27,7 +27,6 @@ Words are whitespace tokens, so text without spaces (Chinese, Japanese) gives on
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import itertools
 import json
 import os
@@ -40,6 +39,7 @@ import numpy as np
 
 from vasa3d.errors import InputError
 from vasa3d.io.atomic import atomic_write
+from vasa3d.io.media import file_sha256
 
 MAX_TEXT_CHARS = 5000
 MIN_RATE_WPM, MAX_RATE_WPM = 80, 450
@@ -117,7 +117,7 @@ class Speech:
         write_wav(wav_path, self.wave, self.sr)
         record = {"version": SIDECAR_VERSION, "alphabet": "espeak-ng mnemonics", "sr": self.sr,
                   "duration_s": self.duration_s, "text": self.text, "voice": self.voice,
-                  "wav_sha256": _file_sha256(wav_path),
+                  "wav_sha256": file_sha256(wav_path),
                   "phones": [asdict(p) for p in self.phones], "words": [asdict(w) for w in self.words]}
         with atomic_write(sidecar_path(wav_path), "w", encoding="utf-8") as f:
             json.dump(record, f, ensure_ascii=False, indent=1)
@@ -159,17 +159,9 @@ def _load_sidecar(wav_path: str | os.PathLike) -> dict | None:
                 raise ValueError("segments must be objects")
     except (OSError, ValueError) as err:
         raise InputError(f"phone timing file '{side}' is unreadable ({err}); delete it or re-run `vasa3d say`")
-    if wav_path.is_file() and record.get("wav_sha256") not in (None, _file_sha256(wav_path)):
+    if wav_path.is_file() and record.get("wav_sha256") not in (None, file_sha256(wav_path)):
         return None
     return record
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def synthesize_speech(text: str, voice: str = "en-us", rate_wpm: int = 160) -> Speech:

@@ -83,14 +83,7 @@ class VideoWriter:
     def __init__(self, path: str | os.PathLike, fps: float, audio: np.ndarray | None = None,
                  audio_sr: int = 16000, *, crf: int = 18, preset: str = "medium", backend: Backend = "auto",
                  fragmented: bool = False):
-        if not (isinstance(fps, numbers.Real) and math.isfinite(fps) and 0 < fps <= MAX_FPS):
-            raise ValueError(f"fps must be a number in (0, {MAX_FPS:g}], got {fps!r}")
-        self.path = Path(path)
-        if not self.path.parent.is_dir():
-            raise FileNotFoundError(f"cannot write '{self.path}': directory '{self.path.parent}' does not exist")
-        self.fps = (fps if isinstance(fps, Fraction) else Fraction(float(fps))).limit_denominator(1001)
-        self.audio = None if audio is None else _check_audio(audio, audio_sr)
-        self.audio_sr = int(audio_sr)
+        self.path, self.fps, self.audio, self.audio_sr = _checked_target(path, fps, audio, audio_sr)
         self.crf, self.preset = int(crf), preset
         self.backend = _choose_backend(backend)
         self.fragmented = bool(fragmented)
@@ -158,6 +151,19 @@ class VideoWriter:
         cls = _PyAVEncoder if self.backend == "pyav" else _FFmpegPipeEncoder
         self._encoder = cls(self._tmp, width, height, self.fps, self.audio, self.audio_sr, self.crf, self.preset,
                             self.fragmented)
+
+
+def _checked_target(path, fps, audio, audio_sr) -> tuple[Path, Fraction, np.ndarray | None, int]:
+    """The writers' common arguments, checked: (target path, fps as an exact fraction with denominator <= 1001,
+    audio as clipped float32 mono or None, sample rate). Raises ValueError for a bad fps or audio shape,
+    FileNotFoundError when the target's directory does not exist."""
+    if not (isinstance(fps, numbers.Real) and math.isfinite(fps) and 0 < fps <= MAX_FPS):
+        raise ValueError(f"fps must be a number in (0, {MAX_FPS:g}], got {fps!r}")
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"cannot write '{path}': directory '{path.parent}' does not exist")
+    fps = (fps if isinstance(fps, Fraction) else Fraction(float(fps))).limit_denominator(1001)
+    return path, fps, None if audio is None else _check_audio(audio, audio_sr), int(audio_sr)
 
 
 def partial_path(path: str | os.PathLike) -> Path:
@@ -348,17 +354,10 @@ class SegmentedVideoWriter:
     def __init__(self, path: str | os.PathLike, fps: float, audio: np.ndarray | None = None, audio_sr: int = 16000,
                  *, segment_dir: str | os.PathLike, segment_s: float = 1.0, first_segment_s: float | None = None,
                  on_segment=None, crf: int = 18, preset: str = "veryfast"):
-        if not (isinstance(fps, numbers.Real) and math.isfinite(fps) and 0 < fps <= MAX_FPS):
-            raise ValueError(f"fps must be a number in (0, {MAX_FPS:g}], got {fps!r}")
-        self.path = Path(path)
-        if not self.path.parent.is_dir():
-            raise FileNotFoundError(f"cannot write '{self.path}': directory '{self.path.parent}' does not exist")
+        self.path, self.fps, self.audio, self.audio_sr = _checked_target(path, fps, audio, audio_sr)
         self.segment_dir = Path(segment_dir)
         if not self.segment_dir.is_dir():
             raise FileNotFoundError(f"segment directory '{self.segment_dir}' does not exist")
-        self.fps = (fps if isinstance(fps, Fraction) else Fraction(float(fps))).limit_denominator(1001)
-        self.audio = None if audio is None else _check_audio(audio, audio_sr)
-        self.audio_sr = int(audio_sr)
         self.per_segment = max(1, round(float(segment_s) * float(self.fps)))
         self.first_segment = self.per_segment if first_segment_s is None else \
             max(1, round(float(first_segment_s) * float(self.fps)))

@@ -53,12 +53,10 @@ def features(cols: np.ndarray, depth: np.ndarray) -> np.ndarray:
     return feats
 
 
-def forward_camera(arrs, cols, viewmat, K, width, height, bg, rgb, depth, alpha) -> _CameraState:
-    """Render one camera into rgb [H,W,D], depth [H,W], alpha [H,W] (numpy views); returns its state.
-
-    arrs = (means, quats, scales, opacities) float32 arrays, cols [N,D], bg [max(FAST_CH, D+1)] (zero padded).
-    """
-    means, quats, scales, opacities = arrs
+def project_and_bin(means, quats, scales, opacities, viewmat, K, width, height):
+    """Project N Gaussians (float32 arrays: means [N,3], quats [N,4], scales [N,3], opacities [N]) into one camera
+    and sort them into depth-ordered 16 px tile lists. Returns (rec [N, REC], radii [N] int32, offsets
+    [n_tiles + 1] int64, ids [n_isects] int32, tiles_x, tiles_y); see `_numba_project`."""
     n = means.shape[0]
     rec = np.empty((n, REC), dtype=np.float32)
     radii = np.empty(n, dtype=np.int32)
@@ -66,6 +64,15 @@ def forward_camera(arrs, cols, viewmat, K, width, height, bg, rgb, depth, alpha)
     project_fwd(means, quats, scales, opacities, viewmat, K, width, height, rec, radii, rects)
     tiles_x, tiles_y = math.ceil(width / TILE_SIZE), math.ceil(height / TILE_SIZE)
     offsets, ids = bin_tiles(rec, radii, rects, tiles_x, tiles_y, 2 * numba.get_num_threads())
+    return rec, radii, offsets, ids, tiles_x, tiles_y
+
+
+def forward_camera(arrs, cols, viewmat, K, width, height, bg, rgb, depth, alpha) -> _CameraState:
+    """Render one camera into rgb [H,W,D], depth [H,W], alpha [H,W] (numpy views); returns its state.
+
+    arrs = (means, quats, scales, opacities) float32 arrays, cols [N,D], bg [max(FAST_CH, D+1)] (zero padded).
+    """
+    rec, radii, offsets, ids, tiles_x, tiles_y = project_and_bin(*arrs, viewmat, K, width, height)
     trans = np.empty((height, width), dtype=np.float32)
     last = np.empty((height, width), dtype=np.int32)
     raster_fwd(rec, features(cols, rec[:, REC_Z]), offsets, ids, tile_order(tiles_x * tiles_y), tiles_x, width,
@@ -162,13 +169,7 @@ def render_image_numba(means, quats, scales, opacities, colors, viewmat, K, widt
     arrs = tuple(_np32(t) if isinstance(t, torch.Tensor) else np.ascontiguousarray(t, np.float32)
                  for t in (means, quats, scales, opacities, colors, viewmat, K, plate))
     means, quats, scales, opacities, cols, vm, k, plate = arrs
-    n = means.shape[0]
-    rec = np.empty((n, REC), dtype=np.float32)
-    radii = np.empty(n, dtype=np.int32)
-    rects = np.empty((n, 4), dtype=np.int32)
-    project_fwd(means, quats, scales, opacities, vm, k, width, height, rec, radii, rects)
-    tiles_x, tiles_y = math.ceil(width / TILE_SIZE), math.ceil(height / TILE_SIZE)
-    offsets, ids = bin_tiles(rec, radii, rects, tiles_x, tiles_y, 2 * numba.get_num_threads())
+    rec, _, offsets, ids, tiles_x, tiles_y = project_and_bin(means, quats, scales, opacities, vm, k, width, height)
     out = np.empty((height, width, 3), dtype=np.uint8)
     raster_image(rec, cols, offsets, ids, tile_order(tiles_x * tiles_y), tiles_x, width, height, plate, out)
     return out

@@ -160,6 +160,22 @@ def _tile_origin(tile, tiles_x):
 
 
 @njit(inline="always", **_JIT)
+def _fwd_tile_start(x0, y0, width, height, ws, live_h):
+    """Start a forward tile: transmittance 1 in the workspace `ws` for pixels inside the image (-1, i.e. already
+    finished, outside it), `live_h` [32] counting the unfinished pixels per half row; returns the bit mask of half
+    rows (bit 2 r + h) that still have unfinished pixels."""
+    for r in range(_TS):
+        for i in range(_TS):
+            inside = (y0 + r < height) & (x0 + i < width)
+            ws[r, FW_T + i] = _ONE if inside else -_ONE
+            live_h[2 * r + i // _HW] += np.int64(inside)
+    live = np.int64(0)
+    for b in range(2 * _TS):
+        live |= np.int64(live_h[b] > 0) << b
+    return live
+
+
+@njit(inline="always", **_JIT)
 def _fwd_half(w, fg, u, ca, bx, sy, op, xh, tag):
     """Composite one Gaussian (features fg) over 8 pixels of a row; w is the workspace row view starting at
     the first of them. Returns (pixels finished, pixels added)."""
@@ -210,14 +226,7 @@ def raster_fwd(rec, feats, offsets, ids, tile_order, tiles_x, width, height, bg,
         x0, y0 = _tile_origin(tile_order[k], tiles_x)
         ws = np.zeros((_TS, FW_ACC + _TS * nf), dtype=np.float32)
         live_h = np.zeros(2 * _TS, dtype=np.int64)  # pixels not finished per half row, index 2 r + h
-        for r in range(_TS):
-            for i in range(_TS):
-                inside = (y0 + r < height) & (x0 + i < width)
-                ws[r, FW_T + i] = _ONE if inside else -_ONE
-                live_h[2 * r + i // _HW] += np.int64(inside)
-        live = np.int64(0)  # bit 2 r + h: that half row still has unfinished pixels
-        for b in range(2 * _TS):
-            live |= np.int64(live_h[b] > 0) << b
+        live = _fwd_tile_start(x0, y0, width, height, ws, live_h)
         x0f, y0f = _F(x0) + _HALF, _F(y0)
         start, end = offsets[tile_order[k]], offsets[tile_order[k] + 1]
         for j in range(start, end):
@@ -292,14 +301,7 @@ def raster_image(rec, feats, offsets, ids, tile_order, tiles_x, width, height, p
         x0, y0 = _tile_origin(tile_order[k], tiles_x)
         ws = np.zeros((_TS, FW_ACC + _TS * 3), dtype=np.float32)
         live_h = np.zeros(2 * _TS, dtype=np.int64)
-        for r in range(_TS):
-            for i in range(_TS):
-                inside = (y0 + r < height) & (x0 + i < width)
-                ws[r, FW_T + i] = _ONE if inside else -_ONE
-                live_h[2 * r + i // _HW] += np.int64(inside)
-        live = np.int64(0)
-        for b in range(2 * _TS):
-            live |= np.int64(live_h[b] > 0) << b
+        live = _fwd_tile_start(x0, y0, width, height, ws, live_h)
         x0f, y0f = _F(x0) + _HALF, _F(y0)
         start, end = offsets[tile_order[k]], offsets[tile_order[k] + 1]
         for j in range(start, end):
