@@ -70,8 +70,12 @@ def _viewer(page):
     page.get_by_role("tab", name="3D viewer (drag to turn)").click()
     deadline = time.monotonic() + 240                  # software WebGL on a busy machine can take a while
     frame = None
+    clicked = time.monotonic()
     while time.monotonic() < deadline:
         frame = next((f for f in page.frames if "viewer/index.html" in f.url and "data=" in f.url), None)
+        if frame is None and time.monotonic() - clicked > 10:   # a click lost while the page re-rendered
+            page.get_by_role("tab", name="3D viewer (drag to turn)").click()
+            clicked = time.monotonic()
         if frame is not None and frame.evaluate("!!(window.vasa3dViewer && (vasa3dViewer.ready || vasa3dViewer.error))"):
             if frame.evaluate("vasa3dViewer.error"):
                 raise SystemExit(f"the 3D viewer failed: {frame.evaluate('vasa3dViewer.error')}")
@@ -107,7 +111,9 @@ def take(out: Path) -> list[Path]:
             _set_yaw(page, 0)
             page.get_by_role("button", name="Generate").click()
             page.locator("#vasa3d-status").get_by_text("Done.").wait_for(timeout=300_000)
-            page.wait_for_function("document.querySelector('#vasa3d-video video')?.readyState >= 2")
+            # a streamed video: its duration is known once the stream has ended
+            page.wait_for_function("(v => v && v.readyState >= 2 && isFinite(v.duration))"
+                                   "(document.querySelector('#vasa3d-video video'))", timeout=60_000)
             page.evaluate("(() => { const v = document.querySelector('#vasa3d-video video'); "
                           "v.currentTime = v.duration / 2; })()")
             time.sleep(1.0)
