@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--reenact", default="",
                      help="comma-separated drivable methods (groundtruth, static, vasa3d) also scored driven by each "
                           "case's real video (self-reenactment: image metrics under the same motion)")
+    run.add_argument("--lmd-landmarks", default="auto", choices=("auto", "mediapipe", "face-alignment"),
+                     help="lip landmarks for LMD: face-alignment's 2D-FAN when installed with its weights already in "
+                          "the torch cache (auto picks it then; never downloads), else MediaPipe (default: auto)")
     run.add_argument("--workers", type=int, default=1,
                      help="cases run in parallel: 1 runs them in this process, N > 1 on a local Ray runtime with "
                           "N CPUs (default: %(default)s)")
@@ -126,10 +129,10 @@ def _run(args) -> int:
                          f"choose from {list(DRIVABLE)}")
     if args.workers < 1:
         raise SystemExit(f"--workers must be >= 1, got {args.workers}")
+    from vasa3d.errors import InputError
+
     weights = None
     if args.syncnet_weights is not None:
-        from vasa3d.errors import InputError
-
         from eval.metrics.syncnet import load_syncnet
 
         weights = args.syncnet_weights.resolve()
@@ -137,10 +140,16 @@ def _run(args) -> int:
             load_syncnet(weights)
         except (InputError, ImportError) as exc:
             raise SystemExit(f"error: {exc}") from None
+    from eval.metrics.lmd import landmarker
+
+    try:
+        lips = landmarker(args.lmd_landmarks)
+    except InputError as exc:
+        raise SystemExit(f"error: {exc}") from None
     cases = load_cases(args.bench.resolve(), args.cases.split(",") if args.cases else None)
     args.out.mkdir(parents=True, exist_ok=True)
     jobs = [CaseJob(c, tuple(methods), args.out.resolve(), args.size, tuple(externals.items()), weights,
-                    args.reuse, reenact) for c in cases]
+                    args.reuse, reenact, args.lmd_landmarks) for c in cases]
     methods = methods + [m + SUFFIX for m in reenact]
     bar = tqdm(total=len(jobs), unit="case", desc=f"evaluating ({args.workers} worker(s))")
 
@@ -153,7 +162,7 @@ def _run(args) -> int:
     bar.close()
     durations = {c.name: probe_media(c.audio).duration_s for c in cases}
     settings = {"size": args.size, "fps": 25, "syncnet_weights": str(weights or "none"), "workers": args.workers,
-                "ray_address": args.ray_address or "-", "wall_s": round(time.perf_counter() - t0, 2)}
+                "lmd_landmarks": lips.name, "ray_address": args.ray_address or "-", "wall_s": round(time.perf_counter() - t0, 2)}
     write_csv(evals, args.out / "results.csv")
     write_json(evals, args.out / "results.json", str(args.bench), methods, settings)
     report = write_report(evals, args.out, str(args.bench), methods, settings, durations)

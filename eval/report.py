@@ -162,7 +162,9 @@ def write_report(evals, out: Path, bench: str, methods: list[str], settings: dic
                    "none")
         how = {"transcript": "aligned to the transcript", "recognition": "recognised from the audio (no transcript; "
                "phone error ~0.55)"}.get(src, "none")
-        lines += [f"### {case}", "", f"Audio {durations.get(case, float('nan')):.1f} s. Phones: {how}.", ""]
+        lips = next((e.extra["lmd_landmarks"] for e in evals if e.case == case and e.extra.get("lmd_landmarks")), None)
+        lips = f" LMD landmarks: {lips}." if lips else ""
+        lines += [f"### {case}", "", f"Audio {durations.get(case, float('nan')):.1f} s. Phones: {how}.{lips}", ""]
         lines += _table(meths, lambda m, n: (rows[m].scores[n], None, None))
         mont = montage(case, evals, durations.get(case, 0.0), figs / f"montage_{case}.png")
         if mont:

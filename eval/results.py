@@ -5,6 +5,7 @@ JSON layout:
      "metrics": {name: {"direction", "group", "unit", "definition"}},
      "cases": [{"case", "method", "metrics": {name: number | null}, "reasons": {name: why null},
                 "phones_source": "transcript" | "recognition" | "none", "worker": {host, cpu, cores, ...},
+                "lmd_landmarks": which lip landmarks LMD used (`eval.metrics.lmd`) or null without a real video,
                 "case_seconds": float, "failed": error or null}],
      "summary": {method: {name: mean | null}}, "summary_n": {method: {name: cases averaged}},
      "summary_reasons": {method: {name: why null}}}
@@ -66,7 +67,8 @@ def write_json(evals, path: Path, bench: str, methods: list[str], settings: dict
                    "reasons": {n: r for n in METRIC_NAMES if (r := _json_reason(e.scores[n]))},
                    "phones_source": e.extra.get("phones_source", "none"), "worker": e.extra.get("worker"),
                    "case_seconds": e.extra.get("case_seconds"), "failed": e.extra.get("failed"),
-                   "ratios_to_real": e.extra.get("ratios_to_real")} for e in evals],
+                   "ratios_to_real": e.extra.get("ratios_to_real"),
+                   "lmd_landmarks": e.extra.get("lmd_landmarks")} for e in evals],
         "summary": {m: {n: _json_value(s) for n, s in v.items()} for m, v in summary.items()},
         "summary_n": counts,
         "summary_reasons": {m: {n: r for n, s in v.items() if (r := _json_reason(s))} for m, v in summary.items()},

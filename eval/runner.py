@@ -23,13 +23,16 @@ THUMB_PX = 160
 
 @dataclass
 class Truth:
-    """The real video of a case: frames uint8 [T, H, W, 3], its track, its path, and its naturalness figures
-    (`eval.metrics.naturalness.RATIO_FIGURES` -> Score, set by `evaluate_case`)."""
+    """The real video of a case: frames uint8 [T, H, W, 3], its track, its path, its naturalness figures
+    (`eval.metrics.naturalness.RATIO_FIGURES` -> Score, set by `evaluate_case`), the lip landmarker the case uses
+    for LMD (`eval.metrics.lmd`) and the real frames' lip points from it (float64 [T, K, 2])."""
 
     frames: np.ndarray
     track: Track
     path: Path
     figures: dict | None = None
+    landmarker: object | None = None
+    lips: np.ndarray | None = None
 
 
 @dataclass
@@ -81,13 +84,15 @@ def _thumbs(frames: np.ndarray, fps: float, duration_s: float) -> np.ndarray:
 
 
 def image_quality(frames: np.ndarray, track: Track, truth: Truth | None) -> dict[str, Score]:
-    """lpips, psnr, ssim on face crops against the real video (see `eval.metrics.crops`)."""
+    """lpips, psnr, ssim on face crops and lmd on lip landmarks against the real video (see `eval.metrics.crops`
+    and `eval.metrics.lmd`)."""
     from eval.metrics.crops import face_crops, register
+    from eval.metrics.lmd import lmd
     from eval.metrics.lpips import LPIPSUnavailable, lpips_distance
     from eval.metrics.psnr import psnr
     from eval.metrics.ssim import ssim
 
-    names = ("lpips", "psnr", "ssim")
+    names = ("lpips", "psnr", "ssim", "lmd")
     if truth is None:
         return {n: Score.null("no ground-truth video") for n in names}
     to_truth = register(track, truth.track)
@@ -98,6 +103,8 @@ def image_quality(frames: np.ndarray, track: Track, truth: Truth | None) -> dict
         return {n: Score.null("no frame to compare") for n in names}
     a, b = real.astype(np.float32) / 255.0, fake.astype(np.float32) / 255.0
     out = {"psnr": psnr(a, b), "ssim": ssim(a, b)}
+    fake_lips = truth.lips if frames is truth.frames else truth.landmarker.lips(frames, track)
+    out["lmd"] = lmd(truth.lips, truth.track, fake_lips, to_truth)
     try:
         out["lpips"] = Score.of(float(np.mean(lpips_distance(a, b))))
     except LPIPSUnavailable as exc:
@@ -161,11 +168,11 @@ def score_video(frames: np.ndarray, fps: float, track: Track, speech: CaseSpeech
 
 
 def evaluate_case(case: Case, methods: list[str], out_dir: Path, size: int, externals: dict[str, Path],
-                  syncnet_weights: Path | None = None, reuse: bool = False, progress=None, reenact=None
-                  ) -> list[Evaluation]:
+                  syncnet_weights: Path | None = None, reuse: bool = False, progress=None, reenact=None,
+                  lmd_landmarks: str = "auto") -> list[Evaluation]:
     """Evaluations of every method on `case` (groundtruth only where the case has a real video), then, where it
     has one, of every drivable method in `reenact` ({name: `eval.reenact.Drivable`}) driven by it (rows
-    `<name>@reenact`, see `eval.reenact`).
+    `<name>@reenact`, see `eval.reenact`). lmd_landmarks: `eval.metrics.lmd.LANDMARKS` choice for LMD.
 
     progress: optional callable(message, done) told which step runs (done = methods finished since the last
     call). Problems with a method's inputs become null scores with the reason; bugs raise.
@@ -186,7 +193,11 @@ def evaluate_case(case: Case, methods: list[str], out_dir: Path, size: int, exte
         tell(f"{case.name}: tracking the real video", 0)
         frames, fps = read_video(case.video)
         truth = Truth(frames, track_video(frames, fps), case.video)
+        from eval.metrics.lmd import landmarker
         from eval.metrics.mouth import mouth_open
+
+        truth.landmarker = landmarker(lmd_landmarks)
+        truth.lips = truth.landmarker.lips(frames, truth.track)
 
         truth.figures = natural_figures(frames, truth.track, mouth_open(truth.track), speech)
     shared = (case, speech, truth, portrait_embedding, syncnet_weights, tell)
@@ -226,7 +237,8 @@ def _score_method(method: str, mv: MethodVideo, case: Case, speech: CaseSpeech, 
     tell(f"{case.name}: {method} scored", 1)
     return Evaluation(case.name, method, scores, mouth, fps, _thumbs(frames, fps, speech.duration_s), turned,
                       Path(mv.video), {"phones": speech.phones, "silences": speech.silences,
-                                       "phones_source": speech.phones_source, "ratios_to_real": _ratios(scores, truth)})
+                                       "phones_source": speech.phones_source, "ratios_to_real": _ratios(scores, truth),
+                                       "lmd_landmarks": truth.landmarker.name if truth is not None else None})
 
 
 def _ratios(scores: dict[str, Score], truth: Truth | None) -> dict | None:
@@ -247,6 +259,7 @@ class CaseJob:
     syncnet_weights: Path | None = None
     reuse: bool = False
     reenact: tuple[str, ...] = ()
+    lmd_landmarks: str = "auto"
 
 
 def run_case_job(job: CaseJob) -> list[Evaluation]:
@@ -254,7 +267,8 @@ def run_case_job(job: CaseJob) -> list[Evaluation]:
     from eval.reenact import drivable
 
     return evaluate_case(job.case, list(job.methods), job.out_dir, job.size, dict(job.externals),
-                         job.syncnet_weights, job.reuse, reenact={n: drivable(n) for n in job.reenact})
+                         job.syncnet_weights, job.reuse, reenact={n: drivable(n) for n in job.reenact},
+                         lmd_landmarks=job.lmd_landmarks)
 
 
 def evaluate_cases(jobs: list[CaseJob], workers: int = 1, ray_address: str | None = None, progress=None

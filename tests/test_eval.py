@@ -274,4 +274,4 @@ def test_still_and_jittered_video(grid_clip):
 
 def test_score_and_registry():
     assert Score.of(float("nan")).value is None
-    assert len(METRIC_NAMES) == len(set(METRIC_NAMES)) == 23
+    assert len(METRIC_NAMES) == len(set(METRIC_NAMES)) == 24

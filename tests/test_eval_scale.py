@@ -241,6 +241,8 @@ def test_reenactment_protocol_scores_drivable_methods_under_the_real_motion(tmp_
     assert set(rows) == {"fake@reenact", "groundtruth@reenact", "vasa3d@reenact"}
     assert rows["groundtruth@reenact"]["psnr"].value == math.inf
     assert 15 < rows["fake@reenact"]["psnr"].value < 40 and rows["fake@reenact"]["ssim"].value > 0.8
+    assert rows["groundtruth@reenact"]["lmd"].value == pytest.approx(0.0, abs=1e-9)
+    assert 0.0 < rows["fake@reenact"]["lmd"].value < 1.5       # same lips, only the tracker's noise on darker frames
     if not reenact_available():
         assert rows["vasa3d@reenact"]["psnr"].reason == "reenact not available"
     else:                                   # `vasa3d reenact` drives the portrait's avatar by the real video

@@ -120,12 +120,15 @@ def test_run_command_static_and_groundtruth(tmp_path, grid_bench_data):
     (ext / "grid_s1_bbaf2n.mp4").symlink_to((bench / "grid_s1_bbaf2n" / "video.mp4").resolve())
     out = tmp_path / "out"
     assert main(["run", "--bench", str(bench), "--methods", "static,groundtruth,copy", "--external",
-                 f"copy={ext}", "--size", "128", "--out", str(out)]) == 0
+                 f"copy={ext}", "--size", "128", "--lmd-landmarks", "mediapipe", "--out", str(out)]) == 0
     doc = json.loads((out / "results.json").read_text())
     rows = {r["method"]: r for r in doc["cases"]}
     gt, copy, static = rows["groundtruth"], rows["copy"], rows["static"]
     assert gt["metrics"]["lpips"] == pytest.approx(0.0, abs=1e-6) and gt["metrics"]["psnr"] is None
     assert copy["metrics"]["lpips"] == pytest.approx(0.0, abs=1e-6)
+    assert gt["metrics"]["lmd"] == pytest.approx(0.0, abs=1e-9) and copy["metrics"]["lmd"] == pytest.approx(0.0, abs=1e-6)
+    assert static["metrics"]["lmd"] > 1.0                          # a still mouth misses the real lips
+    assert gt["lmd_landmarks"] == doc["settings"]["lmd_landmarks"] == "mediapipe"
     assert gt["metrics"]["closure_rate"] == 1.0 and abs(gt["metrics"]["av_offset_frames"]) <= 1
     assert static["metrics"]["av_offset_frames"] is None and static["metrics"]["lpips"] > 0.01
     assert static["reasons"]["csim_yaw30"] and gt["reasons"]["lse_c"].startswith("SyncNet weights not supplied")

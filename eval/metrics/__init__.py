@@ -65,6 +65,9 @@ METRICS: tuple[MetricInfo, ...] = (
     MetricInfo("psnr", "higher", "image vs ground truth", "dB", "PSNR on face crops vs the real video"),
     MetricInfo("ssim", "higher", "image vs ground truth", "",
                "SSIM (Wang et al. 2004) on face crops vs the real video"),
+    MetricInfo("lmd", "lower", "image vs ground truth", "px",
+               "lip-landmark distance (Chen et al. 2018) to the real video, in pixels of the 224-px face crop; "
+               "landmarks from MediaPipe or face-alignment (see lmd_landmarks)"),
     MetricInfo("csim", "higher", "identity", "cosine",
                "mean SFace cosine similarity of every 10th frame to the portrait"),
     MetricInfo("csim_yaw30", "higher", "identity", "cosine",

@@ -32,7 +32,7 @@ def register(method: Track, truth: Track) -> np.ndarray | None:
     return np.hstack([s * R, tr[:, None]])
 
 
-def _box_affine(landmarks: np.ndarray) -> np.ndarray:
+def face_box_affine(landmarks: np.ndarray) -> np.ndarray:
     """[2, 3] affine from real-frame pixels to crop pixels for the box around landmarks [478, 3]."""
     xy = landmarks[:468, :2].astype(np.float64)
     lo, hi = xy.min(0), xy.max(0)
@@ -66,7 +66,7 @@ def face_crops(truth_frames: np.ndarray, truth: Track, method_frames: np.ndarray
     for t in range(min(len(truth_frames), len(method_frames))):
         if not truth.found[t]:
             continue
-        box = _box_affine(truth.landmarks[t])
+        box = face_box_affine(truth.landmarks[t])
         m_real = _to_pixel_centres(box)
         m_fake = m_real if identity else _to_pixel_centres(_compose(box, to_truth))
         kw = dict(flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
