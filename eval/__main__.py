@@ -163,7 +163,8 @@ def _run(args) -> int:
     durations = {c.name: probe_media(c.audio).duration_s for c in cases}
     settings = {"size": args.size, "fps": 25, "syncnet_weights": str(weights or "none"), "workers": args.workers,
                 "lmd_landmarks": lips.name, "ray_address": args.ray_address or "-",
-                "wall_s": round(time.perf_counter() - t0, 2)}
+                "wall_s": round(time.perf_counter() - t0, 2),
+                "case_cpu_s": round(sum({e.case: e.extra.get("case_cpu_seconds") or 0.0 for e in evals}.values()), 1)}
     write_csv(evals, args.out / "results.csv")
     write_json(evals, args.out / "results.json", str(args.bench), methods, settings)
     report = write_report(evals, args.out, str(args.bench), methods, settings, durations)

@@ -6,7 +6,8 @@ JSON layout:
      "cases": [{"case", "method", "metrics": {name: number | null}, "reasons": {name: why null},
                 "phones_source": "transcript" | "recognition" | "none", "worker": {host, cpu, cores, ...},
                 "lmd_landmarks": which lip landmarks LMD used (`eval.metrics.lmd`) or null without a real video,
-                "case_seconds": float, "failed": error or null}],
+                "case_seconds": float, "case_cpu_seconds": float (user + system, with child programs),
+                "failed": error or null}],
      "summary": {method: {name: mean | null}}, "summary_n": {method: {name: cases averaged}},
      "summary_reasons": {method: {name: why null}}}
 A metric whose value is +inf (PSNR of identical frames, MSI of a still track) is stored as null with the reason
@@ -66,7 +67,8 @@ def write_json(evals, path: Path, bench: str, methods: list[str], settings: dict
                    "metrics": {n: _json_value(e.scores[n]) for n in METRIC_NAMES},
                    "reasons": {n: r for n in METRIC_NAMES if (r := _json_reason(e.scores[n]))},
                    "phones_source": e.extra.get("phones_source", "none"), "worker": e.extra.get("worker"),
-                   "case_seconds": e.extra.get("case_seconds"), "failed": e.extra.get("failed"),
+                   "case_seconds": e.extra.get("case_seconds"), "case_cpu_seconds": e.extra.get("case_cpu_seconds"),
+                   "failed": e.extra.get("failed"),
                    "ratios_to_real": e.extra.get("ratios_to_real"),
                    "lmd_landmarks": e.extra.get("lmd_landmarks")} for e in evals],
         "summary": {m: {n: _json_value(s) for n, s in v.items()} for m, v in summary.items()},

@@ -271,6 +271,19 @@ def run_case_job(job: CaseJob) -> list[Evaluation]:
                          lmd_landmarks=job.lmd_landmarks)
 
 
+def job_cost(job: CaseJob) -> float:
+    """Estimated work of a case (for longest-first scheduling): seconds of audio x videos to make and track (each
+    method, each drivable method, and the real video)."""
+    from vasa3d.io import probe_media
+
+    try:
+        seconds = probe_media(job.case.audio).duration_s
+    except Exception:  # noqa: BLE001 - an unreadable case fails in its own job, with its reason; here it is cheap
+        seconds = 0.0
+    videos = len(job.methods) + (1 + len(job.reenact) if job.case.video is not None else 0)
+    return seconds * videos
+
+
 def evaluate_cases(jobs: list[CaseJob], workers: int = 1, ray_address: str | None = None, progress=None
                    ) -> list[Evaluation]:
     """Evaluations of every job's case, in job order, sequentially (workers = 1) or on Ray (`vasa3d.batch`).
@@ -282,13 +295,14 @@ def evaluate_cases(jobs: list[CaseJob], workers: int = 1, ray_address: str | Non
     from vasa3d.batch import run_jobs
 
     evals: list[Evaluation] = []
-    for job, res in zip(jobs, run_jobs(run_case_job, jobs, workers, ray_address, progress)):
+    for job, res in zip(jobs, run_jobs(run_case_job, jobs, workers, ray_address, progress, cost=job_cost)):
         if res.ok:
             rows = res.value
         else:
             why = f"case failed: {res.error.splitlines()[0]}"
             rows = [Evaluation(job.case.name, m, _null_all(why), extra={"failed": res.error}) for m in job.methods]
         for e in rows:
-            e.extra.update(worker=res.hardware, case_seconds=round(res.seconds, 3))
+            e.extra.update(worker=res.hardware, case_seconds=round(res.seconds, 3),
+                           case_cpu_seconds=round(res.cpu_seconds, 3))
         evals += rows
     return evals

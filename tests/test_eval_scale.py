@@ -97,6 +97,17 @@ def test_run_jobs_in_process_keeps_failures_with_reasons():
         run_jobs(math.sqrt, [1.0], workers=0)
 
 
+def test_run_jobs_records_cpu_seconds_and_submits_longest_first(monkeypatch):
+    from vasa3d import batch
+
+    (res,) = batch.run_jobs(math.factorial, [60000])
+    assert 0.0 < res.cpu_seconds < 60 and res.ok
+    seen = {}
+    monkeypatch.setattr(batch, "_run_on_ray", lambda fn, jobs, order, *a: seen.setdefault("order", order))
+    batch.run_jobs(math.sqrt, [1.0, 9.0, 4.0, 9.0], workers=2, cost=lambda x: x)
+    assert seen["order"] == [1, 3, 2, 0]                   # decreasing cost, ties in job order
+
+
 def test_run_jobs_on_a_local_ray_runtime_matches_in_process():
     """Two workers on a real local Ray runtime (`ray.init(num_cpus=2)`): same values in job order, the failure
     kept with its reason, each result with its worker's hardware."""
@@ -107,9 +118,9 @@ def test_run_jobs_on_a_local_ray_runtime_matches_in_process():
     res = run_jobs(math.sqrt, jobs, workers=2)
     assert [r.value for r in res] == [r.value for r in run_jobs(math.sqrt, jobs)] == [4.0, None, 5.0, 6.0]
     assert "math domain error" in res[1].error and res[2].hardware["host"]
-    names = ["NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OMP_WAIT_POLICY"]
+    names = ["NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENCV_FOR_THREADS_NUM"]
     env = [r.value for r in run_jobs(os.getenv, names, workers=2)]   # read inside the workers
-    assert env == ["1", "1", "PASSIVE"]  # one thread per pool in a one-CPU task
+    assert env == ["1", "1", "PASSIVE", "1"]  # one thread per pool in a one-CPU task
 
 
 def test_evaluate_cases_reports_a_failed_case_and_keeps_the_others(tmp_path, video_bench):

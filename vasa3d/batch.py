@@ -3,10 +3,13 @@
 `run_jobs(fn, jobs, workers=1)` calls `fn(job)` for each job in this process; `workers > 1` starts a local Ray
 runtime with `ray.init(num_cpus=workers)` and runs each job as a Ray task of one CPU; `ray_address` joins an existing
 Ray cluster with `ray.init(address=...)` instead (Ray's documented ways of starting and connecting,
-https://docs.ray.io/en/latest/ray-core/starting-ray.html). A job that raises is returned with its error (type and
-message) and never stops the others. Every result records the hardware of the process that ran it (host, CPU model,
-cores, torch threads, GPU) and its wall-clock seconds, so speed figures can be read next to the machine that made
-them. Results come back in the order of `jobs`.
+https://docs.ray.io/en/latest/ray-core/starting-ray.html). On Ray, jobs are submitted longest first when the caller
+gives a cost estimate (Graham's LPT rule: the last job to start is a short one, so no worker idles long at the
+end). A job that raises is returned with its error (type and message) and never stops the others. Every result
+records the hardware of the process that ran it (host, CPU model, cores, torch threads, GPU), its wall-clock
+seconds and the CPU seconds it used (its process and the programs it ran, e.g. the video encoder), so speed figures
+can be read next to the machine that made them, and compared across loads. Results come back in the order of
+`jobs`.
 
 `fn` must be importable by name on the workers (a module-level function): Ray pickles it by reference. Used by
 `vasa3d batch JOBS.csv` (`vasa3d.cli`) and by `python -m eval run --workers N`.
@@ -25,13 +28,15 @@ from typing import Any, Callable, Sequence
 @dataclass
 class JobResult:
     """One job's outcome: index into the job list, value (None when it failed), error ("Type: message") or None,
-    seconds of wall-clock time, hardware of the worker that ran it."""
+    seconds of wall-clock time, hardware of the worker that ran it, CPU seconds (user + system) of the worker's
+    process and of the child programs that finished during the job."""
 
     index: int
     value: Any = None
     error: str | None = None
     seconds: float = 0.0
     hardware: dict = field(default_factory=dict)
+    cpu_seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -59,9 +64,17 @@ def hardware() -> dict:
     return info
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its waited-for children so far."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def run_one(fn: Callable[[Any], Any], job: Any, index: int = 0) -> JobResult:
     """Run `fn(job)`, catching any exception into the result (see `JobResult`)."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_seconds()
     try:
         value, error = fn(job), None
     except Exception as exc:  # noqa: BLE001 - one failed job must not lose the others; the reason is kept
@@ -70,17 +83,19 @@ def run_one(fn: Callable[[Any], Any], job: Any, index: int = 0) -> JobResult:
         tb = traceback.format_exc(limit=3)
         if os.environ.get("VASA3D_BATCH_TRACEBACK"):
             error += "\n" + tb
-    return JobResult(index, value, error, time.perf_counter() - t0, hardware())
+    return JobResult(index, value, error, time.perf_counter() - t0, hardware(), _cpu_seconds() - c0)
 
 
 def run_jobs(fn: Callable[[Any], Any], jobs: Sequence[Any], workers: int = 1, ray_address: str | None = None,
-             progress: Callable[[JobResult], None] | None = None) -> list[JobResult]:
+             progress: Callable[[JobResult], None] | None = None,
+             cost: Callable[[Any], float] | None = None) -> list[JobResult]:
     """Run `fn` over `jobs`; returns one JobResult per job, in job order.
 
-    workers: 1 (and no ray_address) runs in this process; N > 1 starts a local Ray runtime with N CPUs.
-    ray_address: join this Ray cluster ("auto", "ray://host:10001", "host:6379"); `workers` then only caps the
-    tasks in flight. progress: called with each result as it finishes. Raises ValueError for workers < 1 and
-    ImportError when Ray is needed but not installed.
+    workers: 1 (and no ray_address) runs in this process, in job order; N > 1 starts a local Ray runtime with N
+    CPUs. ray_address: join this Ray cluster ("auto", "ray://host:10001", "host:6379"). progress: called with each
+    result as it finishes. cost: optional estimate of a job's run time (any unit); on Ray the jobs are submitted in
+    decreasing cost (ties keep job order). Raises ValueError for workers < 1 and ImportError when Ray is needed but
+    not installed.
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
@@ -91,15 +106,20 @@ def run_jobs(fn: Callable[[Any], Any], jobs: Sequence[Any], workers: int = 1, ra
             if progress:
                 progress(out[-1])
         return out
-    return _run_on_ray(fn, list(jobs), workers, ray_address, progress)
+    order = list(range(len(jobs)))
+    if cost is not None:
+        order.sort(key=lambda i: -cost(jobs[i]))
+    return _run_on_ray(fn, list(jobs), order, workers, ray_address, progress)
 
 
-WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
-"""Each Ray task holds one CPU, so its numba and torch pools get one thread: with the defaults every worker ran a
-pool per core, N workers on N cores ran N^2 threads, and two workers on two cores took 1.17x the time of one."""
+WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE",
+              "OPENCV_FOR_THREADS_NUM": "1"}
+"""Each Ray task holds one CPU, so its numba, torch and OpenCV pools get one thread: with the defaults every worker
+ran a pool per core, N workers on N cores ran N^2 threads, and two workers on two cores took 1.17x the time of one."""
 
 
-def _run_on_ray(fn, jobs: list, workers: int, ray_address: str | None, progress) -> list[JobResult]:
+def _run_on_ray(fn, jobs: list, order: list[int], workers: int, ray_address: str | None, progress
+                ) -> list[JobResult]:
     import ray
 
     started = not ray.is_initialized()
@@ -114,7 +134,7 @@ def _run_on_ray(fn, jobs: list, workers: int, ray_address: str | None, progress)
         if ray_address:  # a cluster's workers: the thread limits travel with each task
             options["runtime_env"] = {"env_vars": dict(WORKER_ENV)}
         task = ray.remote(**options)(run_one)
-        pending = {task.remote(fn, job, i): i for i, job in enumerate(jobs)}
+        pending = {task.remote(fn, jobs[i], i): i for i in order}
         results: dict[int, JobResult] = {}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
