@@ -81,6 +81,23 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--size", type=int, default=256, help="--render: side in pixels (default: %(default)s)")
     sc.add_argument("--out", type=Path, help="also write the JSON here")
     sc.add_argument("--plot", type=Path, help="also plot the held-out lip gaps (PNG)")
+    fc = sub.add_parser("fit-check", help="self-reenactment on held-out frames: video-fitted, 3-photo and "
+                                          "single-photo avatars against a still real frame (table, JSON, sheet)")
+    fc.add_argument("--video", type=Path, default=sc.get_default("video"),
+                    help="talking video (default: ../shared/data's GRID video)")
+    fc.add_argument("--start", type=float, default=0.0, help="fitting part start, s (default: %(default)s)")
+    fc.add_argument("--split", type=float, default=42.0, help="fit before, score after, s (default: %(default)s)")
+    fc.add_argument("--end", type=float, default=60.0, help="held-out part end, s (default: %(default)s)")
+    fc.add_argument("--steps", type=int, default=600, help="fitting steps (default: %(default)s)")
+    fc.add_argument("--max-frames", type=int, default=300, help="video frames the fit uses (default: %(default)s)")
+    fc.add_argument("--hold", type=float, default=3.0,
+                    help="static baseline: the real frame at the start of each HOLD s, held (default: %(default)s)")
+    fc.add_argument("--crop", type=int, default=128, help="side of the compared face/mouth crops (default: %(default)s)")
+    fc.add_argument("--talk-size", type=int, default=256, help="side of the talk renders (default: %(default)s)")
+    fc.add_argument("--cache", type=Path, default=Path(".cache") / "fit-check",
+                    help="folder for the avatars and videos (reused by later runs; default: %(default)s)")
+    fc.add_argument("--out", type=Path, help="also write the JSON here")
+    fc.add_argument("--sheet", type=Path, help="also write a contact sheet of held-out frames (PNG)")
     return p
 
 
@@ -190,6 +207,16 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("need --start < --split < --end")
         return speech_check_main(args.video, args.start, args.split, args.end, args.render, args.size, args.out,
                                  args.plot)
+    if args.command == "fit-check":
+        from eval.fit_check import main as fit_check_main
+
+        if not args.start < args.split < args.end:
+            raise SystemExit("need --start < --split < --end")
+        if not args.video.is_file():
+            raise SystemExit(f"no such video: {args.video}")
+        fit_check_main(args.video, args.start, args.split, args.end, args.steps, args.max_frames, args.hold,
+                       args.crop, args.talk_size, args.cache, args.out, args.sheet)
+        return 0
     return _make_bench(args) if args.command == "make-bench" else _run(args)
 
 

@@ -79,8 +79,9 @@ def score(motion, tracked, head, real_gap) -> dict:
     return out
 
 
-def rendered_gap(avatar, motion, size: int) -> np.ndarray:
-    """float64 [T] lip gap of `avatar` rendered with `motion` (head still), by the evaluation's tracker."""
+def rendered_gap(avatar, motion, size: int, return_frames: bool = False):
+    """float64 [T] lip gap of `avatar` rendered with `motion` (head still) at `size` px, by the evaluation's
+    tracker; with `return_frames`, (gap, the frames uint8 [T, size, size, 3])."""
     from vasa3d.pipeline import render_frames
 
     from eval.metrics.mouth import mouth_open
@@ -89,7 +90,8 @@ def rendered_gap(avatar, motion, size: int) -> np.ndarray:
     still = type(motion)(motion.fps, motion.names, motion.coeffs, np.zeros_like(motion.head_rotation),
                          np.zeros_like(motion.head_translation), np.zeros_like(motion.gaze))
     frames = np.stack(list(render_frames(avatar, still, np.zeros((motion.num_frames, 2), np.float32), size)))
-    return mouth_open(track_video(frames, motion.fps))
+    gap = mouth_open(track_video(frames, motion.fps))
+    return (gap, frames) if return_frames else gap
 
 
 def main(video: Path, start_s: float, split_s: float, end_s: float, render: bool, size: int,
