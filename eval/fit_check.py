@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -143,6 +144,7 @@ def main(video: Path, start_s: float, split_s: float, end_s: float, steps: int, 
     from vasa3d.config import FitConfig, MotionConfig
     from vasa3d.io import read_video
     from vasa3d.io.image import write_image
+    from vasa3d.io.media import file_sha256
     from vasa3d.motion import motion_from_audio
     from vasa3d.pipeline import build_avatar
     from vasa3d.video_mode import fit_from_photos, fit_from_video, read_clip, reenact
@@ -151,9 +153,17 @@ def main(video: Path, start_s: float, split_s: float, end_s: float, steps: int, 
     from eval.speech_check import rendered_gap
     from eval.tracking import track_video
 
+    from tqdm import tqdm
+
+    bar = tqdm(total=9, unit="step", desc="fit-check", file=sys.stderr)
+
+    def step(message: str):
+        bar.set_postfix_str(message)
+        return lambda fraction, detail: bar.set_postfix_str(f"{message}: {100 * fraction:.0f}% {detail}"[:70])
+
     t0 = time.perf_counter()
     video = Path(video).resolve()
-    digest = hashlib.sha256(video.read_bytes()).hexdigest()[:16]
+    digest = file_sha256(video)[:16]
     config = FitConfig(steps=steps, max_frames=max_frames)
     timings: dict[str, float] = {}
     avatars = {}
@@ -162,11 +172,13 @@ def main(video: Path, start_s: float, split_s: float, end_s: float, steps: int, 
         t = time.perf_counter()
         value, hit = fn()
         timings[name + ("_cached" if hit else "_s")] = round(time.perf_counter() - t, 1)
+        bar.update(1)
         return value
 
+    tick = step("fitting the video")
     avatars["fitted"] = timed("fit_video", lambda: _cached(
         cache, "fitted", _key(digest, start_s, split_s, asdict(config)),
-        lambda: fit_from_video(video, start_s, split_s, config)[0]))
+        lambda: fit_from_video(video, start_s, split_s, config, progress=tick)[0]))
     train = read_clip(video, start_s, split_s)
     picks = pick_photos(train.frames, train.fps)
     photo_paths = []
@@ -176,9 +188,12 @@ def main(video: Path, start_s: float, split_s: float, end_s: float, steps: int, 
             cache.mkdir(parents=True, exist_ok=True)
             write_image(p, train.frames[i])
         photo_paths.append(p)
+    tick = step("fitting three photos")
     avatars["photos3"] = timed("fit_photos", lambda: _cached(
-        cache, "photos3", _key(digest, picks, asdict(config)), lambda: fit_from_photos(photo_paths, config)[0]))
+        cache, "photos3", _key(digest, picks, asdict(config)),
+        lambda: fit_from_photos(photo_paths, config, progress=tick)[0]))
     test = read_clip(video, split_s, end_s)
+    step("building the single-photo avatar")
     avatars["photo"] = timed("build_photo", lambda: _cached(
         cache, "photo", _key(digest, split_s), lambda: build_avatar(test.frames[0])))
     del train
@@ -191,23 +206,27 @@ def main(video: Path, start_s: float, split_s: float, end_s: float, steps: int, 
     scored[::hold] = False
     rows: dict[str, dict] = {}
     videos: dict[str, np.ndarray] = {}
+    step("scoring the still frame")
     static = np.stack([real[(i // hold) * hold] for i in range(T)])
     rows["static"] = score_reenact(real, static, real_track, track_video(static, fps), scored, side)
     videos["static"] = static
+    bar.update(1)
     for name, avatar in avatars.items():
         t = time.perf_counter()
         path = cache / f"{name}-reenact-{_key(digest, split_s, end_s)}.mp4"
-        reenact(avatar, video, path, split_s, end_s, same_person=True)
+        reenact(avatar, video, path, split_s, end_s, same_person=True, progress=step(f"{name}: reenact"))
         frames, _ = read_video(path)
         frames = frames[:T]
         rows[name + "@reenact"] = score_reenact(real, frames, real_track, track_video(frames, fps), scored, side)
         videos[name + "@reenact"] = frames
         timings[name + "_reenact_s"] = round(time.perf_counter() - t, 1)
+        bar.update(1)
     real_gap = mouth_open(real_track)
     motion_config = MotionConfig(fps=fps)
     for name in ("fitted", "photo"):
         avatar = avatars[name]
         t = time.perf_counter()
+        step(f"{name}: talk from the held-out audio")
         motion = motion_from_audio(test.audio, AUDIO_RATE, None, config=motion_config, num_frames=T,
                                    personal=avatar.speech_model)
         gap, frames = rendered_gap(avatar, motion, talk_size, return_frames=True)
@@ -215,6 +234,8 @@ def main(video: Path, start_s: float, split_s: float, end_s: float, steps: int, 
                                 "speech_model": "personal" if avatar.speech_model is not None else "generic"}
         videos[name + "@talk"] = frames
         timings[name + "_talk_s"] = round(time.perf_counter() - t, 1)
+        bar.update(1)
+    bar.close()
     result = {"video": str(video), "fit_s": [start_s, split_s], "held_out_s": [split_s, end_s], "frames": T,
               "scored_frames": int(scored.sum()), "photos": {"frames_s": [round(start_s + i / fps, 2) for i in picks]},
               "settings": {"steps": steps, "max_frames": max_frames, "hold_s": hold_s, "crop_px": side},
