@@ -157,16 +157,16 @@ def _run(args) -> int:
             load_syncnet(weights)
         except (InputError, ImportError) as exc:
             raise SystemExit(f"error: {exc}") from None
-    from eval.metrics.lmd import landmarker
+    from eval.metrics.lmd import resolve
 
     try:
-        lips = landmarker(args.lmd_landmarks)
+        lips = resolve(args.lmd_landmarks)
     except InputError as exc:
         raise SystemExit(f"error: {exc}") from None
     cases = load_cases(args.bench.resolve(), args.cases.split(",") if args.cases else None)
     args.out.mkdir(parents=True, exist_ok=True)
     jobs = [CaseJob(c, tuple(methods), args.out.resolve(), args.size, tuple(externals.items()), weights,
-                    args.reuse, reenact, args.lmd_landmarks) for c in cases]
+                    args.reuse, reenact, lips) for c in cases]
     methods = methods + [m + SUFFIX for m in reenact]
     bar = tqdm(total=len(jobs), unit="case", desc=f"evaluating ({args.workers} worker(s))")
 
@@ -179,7 +179,7 @@ def _run(args) -> int:
     bar.close()
     durations = {c.name: probe_media(c.audio).duration_s for c in cases}
     settings = {"size": args.size, "fps": 25, "syncnet_weights": str(weights or "none"), "workers": args.workers,
-                "lmd_landmarks": lips.name, "ray_address": args.ray_address or "-",
+                "lmd_landmarks": lips, "ray_address": args.ray_address or "-",
                 "wall_s": round(time.perf_counter() - t0, 2),
                 "case_cpu_s": round(sum({e.case: e.extra.get("case_cpu_seconds") or 0.0 for e in evals}.values()), 1)}
     write_csv(evals, args.out / "results.csv")

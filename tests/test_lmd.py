@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import GRID_EXCERPT, data
 
 from eval.metrics.crops import CROP_PX, CROP_SCALE
-from eval.metrics.lmd import FAN_MOUTH, FAN_WEIGHTS, MEDIAPIPE_LIPS, FanLips, MediaPipeLips, landmarker, lmd
+from eval.metrics.lmd import (FAN_MOUTH, FAN_WEIGHTS, MEDIAPIPE_LIPS, FanLips, MediaPipeLips, landmarker, lmd,
+                              resolve, torch_checkpoints)
 from eval.tracking import Track
 from vasa3d.errors import InputError
 
@@ -60,8 +62,13 @@ def test_landmarker_choice_never_downloads(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     assert isinstance(landmarker("auto"), MediaPipeLips)               # no weights cached: MediaPipe
     assert landmarker("mediapipe").name == "mediapipe"
-    with pytest.raises(InputError, match=r"checkpoints/" + FAN_WEIGHTS.replace(".", r"\.")):
-        landmarker("face-alignment")
+    if importlib.util.find_spec("face_alignment") is not None:
+        with pytest.raises(InputError, match=r"checkpoints/" + FAN_WEIGHTS.replace(".", r"\.")):
+            landmarker("face-alignment")
+    assert torch_checkpoints() == tmp_path / "torch" / "hub" / "checkpoints"
+    import torch
+
+    assert Path(torch.hub.get_dir()) / "checkpoints" == torch_checkpoints()     # the same rule as torch's
     with pytest.raises(InputError, match="unknown lip landmarks"):
         landmarker("dlib")
     assert not (tmp_path / "torch").exists() or not any((tmp_path / "torch").rglob("*.tar"))
@@ -91,6 +98,7 @@ def test_face_alignment_random_checkpoint_gives_finite_mouth_points_and_is_picke
     monkeypatch.setattr(face_alignment.utils, "load_file_from_url", no_download)
     _random_fan(tmp_path / "torch" / "hub" / "checkpoints" / FAN_WEIGHTS)
     chosen = landmarker("auto")
+    assert resolve("auto") == "face-alignment"
     assert isinstance(chosen, FanLips) and chosen.name.startswith("face-alignment")
     frames = np.stack(list(itertools.islice(iter_video_frames(data(GRID_EXCERPT)), 2)))
     track = track_video(frames, 25.0)

@@ -24,6 +24,7 @@ Landmark sources (`LANDMARKS`):
 from __future__ import annotations
 
 import functools
+import os
 import re
 from pathlib import Path
 from typing import Protocol
@@ -122,12 +123,17 @@ class FanLips:
         return out
 
 
-def fan_weights_in_cache() -> Path | None:
-    """The cached 2D-FAN weights face-alignment would use (`torch.hub.get_dir()/checkpoints/FAN_WEIGHTS`), or None
-    when the file is not there. Never downloads."""
-    import torch
+def torch_checkpoints() -> Path:
+    """The folder where torch.hub (and face-alignment) cache weights: `$TORCH_HOME/hub/checkpoints`, with TORCH_HOME
+    defaulting to `$XDG_CACHE_HOME/torch` or `~/.cache/torch` (torch.hub.get_dir's rule, without importing torch)."""
+    home = os.environ.get("TORCH_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "torch")
+    return Path(os.path.expanduser(home)) / "hub" / "checkpoints"
 
-    path = Path(torch.hub.get_dir()) / "checkpoints" / FAN_WEIGHTS
+
+def fan_weights_in_cache() -> Path | None:
+    """The cached 2D-FAN weights face-alignment would use (`torch_checkpoints() / FAN_WEIGHTS`), or None when the
+    file is not there. Never downloads."""
+    path = torch_checkpoints() / FAN_WEIGHTS
     return path if path.is_file() else None
 
 
@@ -142,28 +148,38 @@ def _fan(weights: str) -> FanLips:
     return FanLips(Path(weights))
 
 
-def landmarker(choice: str = "auto") -> LipLandmarker:
-    """The lip landmarker for `choice` in `LANDMARKS` (see the module docstring).
+def resolve(choice: str = "auto") -> str:
+    """"mediapipe" or "face-alignment": what `choice` in `LANDMARKS` means on this machine (see the module
+    docstring), decided without loading any network (the evaluation's driver checks the option with it).
 
-    Raises `InputError` for `face-alignment` when the package or its cached weights are missing (with what to do),
-    and for an unknown choice. The loaded network is kept per weights file, so a worker loads it once.
+    Raises `InputError` for an unknown choice, and for `face-alignment` when the package or its cached weights are
+    missing (saying what to do).
     """
     from vasa3d.errors import InputError
 
     if choice not in LANDMARKS:
         raise InputError(f"unknown lip landmarks {choice!r}; choose one of {', '.join(LANDMARKS)}")
     if choice == "mediapipe":
-        return MediaPipeLips()
-    weights = fan_weights_in_cache()
-    if choice == "auto" and (weights is None or not _fan_installed()):
-        return MediaPipeLips()
-    if weights is None:
-        import torch
+        return "mediapipe"
+    ready = _fan_installed() and fan_weights_in_cache() is not None
+    if choice == "auto":
+        return "face-alignment" if ready else "mediapipe"
+    if not _fan_installed():
+        raise InputError("face-alignment landmarks need the face-alignment package; install it with "
+                         "`pip install --no-deps face-alignment==1.5.0`")
+    if not ready:
+        raise InputError(f"face-alignment landmarks need its weights in {torch_checkpoints() / FAN_WEIGHTS} (put "
+                         "them there, e.g. by running face-alignment once where it may download); nothing is "
+                         "downloaded here")
+    return "face-alignment"
 
-        raise InputError(f"face-alignment landmarks need its weights in {Path(torch.hub.get_dir()) / 'checkpoints'}"
-                         f"/{FAN_WEIGHTS} (put them there, e.g. by running face-alignment once where it may "
-                         "download); nothing is downloaded here")
-    return _fan(str(weights))
+
+def landmarker(choice: str = "auto") -> LipLandmarker:
+    """The lip landmarker for `choice` in `LANDMARKS` (`resolve` decides which; it raises `InputError` as there).
+    The loaded network is kept per weights file, so a worker loads it once."""
+    if resolve(choice) == "mediapipe":
+        return MediaPipeLips()
+    return _fan(str(fan_weights_in_cache()))
 
 
 def lmd(real_lips: np.ndarray, truth: Track, fake_lips: np.ndarray, to_truth: np.ndarray) -> Score:
