@@ -107,6 +107,36 @@ def test_gradients_reach_every_rig_coefficient_and_the_head_pose(obama_avatar):
     assert "jawOpen" in moving and "eyeBlinkLeft" in moving and "mouthSmileLeft" in moving
 
 
+def test_numba_inference_posing_matches_the_torch_posing(obama_avatar):
+    """`_numba_pose` (the renderer's CPU posing) == `pose_tensors`: means and scales to 1e-5 m, covariances,
+    opacities and colours; the rendered frames agree to rounding."""
+    from vasa3d.avatar._numba_pose import OP_FACE, OP_FACE_RIGID, OP_PART, POST_HEAD, POST_NECK, plan, pose_numba
+    from vasa3d.avatar.view import FrameRenderer
+
+    t = AvatarTensors.from_avatar(obama_avatar)
+    codes = plan(t.layout)
+    assert {OP_FACE, OP_FACE_RIGID, OP_PART} <= set(codes[0]) and {POST_HEAD, POST_NECK} <= set(codes[2])
+    rng = np.random.default_rng(1)
+    names = obama_avatar.head.rig.supported
+    with torch.no_grad():
+        for frame in [_random_pose((), rng, rotation=0.0)] + [_random_pose(names, rng) for _ in range(3)]:
+            args = frame_tensors(t, frame)
+            ref, got = pose_tensors(t, *args, avatar_order=False), pose_numba(t, codes, *args)
+            assert float((ref.means - got.means).abs().max()) <= 1e-5
+            assert float((ref.scales - got.scales).abs().max()) <= 1e-6
+            cov_ref, cov_got = (_covariances(g.quats.numpy(), g.scales.numpy()) for g in (ref, got))
+            np.testing.assert_allclose(cov_got, cov_ref, atol=1e-3 * float(np.abs(cov_ref).max()))
+            np.testing.assert_allclose(got.opacities.numpy(), ref.opacities.numpy(), atol=1e-7)
+            assert torch.equal(got.colors, ref.colors) and got.means.is_contiguous() and got.quats.is_contiguous()
+    renderer = FrameRenderer(obama_avatar, 128)
+    assert renderer._codes is not None
+    frame = _random_pose(names, rng)
+    fast = renderer.render(frame, 0.2, 0.1)
+    renderer._codes = None
+    slow = renderer.render(frame, 0.2, 0.1)
+    assert np.abs(fast.astype(int) - slow).max() <= 2 and np.abs(fast.astype(float) - slow).mean() < 0.01
+
+
 def test_an_edit_to_the_avatar_shows_up_in_the_next_render(obama_avatar):
     from vasa3d.avatar.view import neutral_pose, render_frame
 

@@ -5,7 +5,9 @@ Fields:
 - ms_per_frame: median wall time of posing one frame (no gradients, the renderer's sorted order), over
   `n_frames` frames of random rig coefficients and head poses, after warm-up; ms_per_frame_avatar_order: the
   same with the Gaussians put back in the avatar's order (what `pose()` returns); ms_per_frame_one_thread: the
-  first with torch limited to one thread (small tensors gain little from more; on a busy machine they lose).
+  first with torch limited to one thread (small tensors gain little from more; on a busy machine they lose);
+  ms_per_frame_numba: the renderer's CPU posing (`_numba_pose`: the per-Gaussian work in one numba pass; null
+  on a GPU), same frames.
 - numpy_reference_ms: median of the NumPy reference (`pose_reference`) on the same frames (a few of them);
   speedup_vs_numpy_reference = numpy_reference_ms / ms_per_frame, measured in the same run.
 - parity_max_err_m: the largest distance between a Gaussian's centre from PyTorch and from the reference.
@@ -89,20 +91,27 @@ def bench_pose(avatar, n_frames: int = 100, device: str = "cpu", reference_frame
     driven = [frame_tensors(t, f) for f in frames]
     sync = torch.cuda.synchronize if t.head.face_rest.device.type == "cuda" else (lambda: None)
 
-    def timed(avatar_order: bool) -> float:
+    def timed(avatar_order: bool, fn=None) -> float:
+        fn = fn or (lambda args: pose_tensors(t, *args, avatar_order=avatar_order))
         times = []
         with torch.no_grad():
             for args in driven[:5]:
-                pose_tensors(t, *args, avatar_order=avatar_order)
+                fn(args)
             for args in driven:
                 sync()
                 t0 = time.perf_counter()
-                pose_tensors(t, *args, avatar_order=avatar_order)
+                fn(args)
                 sync()
                 times.append(time.perf_counter() - t0)
         return 1e3 * statistics.median(times)
 
     ms_sorted, ms_avatar = timed(False), timed(True)
+    ms_numba = None
+    if t.head.face_rest.device.type == "cpu":
+        from vasa3d.avatar._numba_pose import plan, pose_numba
+
+        codes = plan(t.layout)
+        ms_numba = round(timed(False, lambda args: pose_numba(t, codes, *args)), 3)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -124,7 +133,7 @@ def bench_pose(avatar, n_frames: int = 100, device: str = "cpu", reference_frame
     except RuntimeError:                      # gradcheck raises GradcheckError (a RuntimeError) on a mismatch
         grad_ok = False
     return {"ms_per_frame": round(ms_sorted, 3), "ms_per_frame_avatar_order": round(ms_avatar, 3),
-            "ms_per_frame_one_thread": round(ms_one_thread, 3),
+            "ms_per_frame_one_thread": round(ms_one_thread, 3), "ms_per_frame_numba": ms_numba,
             "numpy_reference_ms": round(ref_ms, 3), "speedup_vs_numpy_reference": round(ref_ms / ms_sorted, 2),
             "parity_max_err_m": err, "gradcheck": grad_ok, "num_gaussians": avatar.num_gaussians,
             "n_frames": n_frames, "device": str(t.head.face_rest.device), "torch_threads": torch.get_num_threads()}

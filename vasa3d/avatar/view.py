@@ -56,6 +56,11 @@ class FrameRenderer:
         else:
             behind = cv2.resize(avatar.background, (self.size, self.size), interpolation=cv2.INTER_AREA)
         self.plate = torch.from_numpy(np.ascontiguousarray(behind, dtype=np.float32)).to(self.device)
+        self._codes = None
+        if self.device.type == "cpu" and self.tensors.head.face_rest.dtype == torch.float32:
+            from vasa3d.avatar._numba_pose import plan
+
+            self._codes = plan(self.tensors.layout)      # posing in one numba pass (`_numba_pose`)
 
     def render(self, pose: FramePose, yaw: float = 0.0, pitch: float = 0.0) -> np.ndarray:
         """uint8 [size, size, 3] RGB of `pose` seen from the camera orbited by (`yaw`, `pitch`) radians."""
@@ -72,6 +77,10 @@ class FrameRenderer:
 
         viewmat = torch.from_numpy(orbit_viewmat(self.T_cam_from_head, yaw, pitch)).to(self.device)
         with torch.no_grad():             # the rasterizer needs no particular order of the Gaussians
+            if self._codes is not None:
+                from vasa3d.avatar._numba_pose import pose_numba
+
+                return pose_numba(self.tensors, self._codes, *frame_tensors(self.tensors, pose)), viewmat
             g = pose_tensors(self.tensors, *frame_tensors(self.tensors, pose), avatar_order=False)
             g = type(g)(**{k: v.contiguous() for k, v in vars(g).items()})
         return g, viewmat
