@@ -180,6 +180,98 @@ def _rigid(R, centre, target, L, p, mx, my, mz, qw, qx, qy, qz):
     return ox, oy, oz, ow, ox2, oy2, oz2
 
 
+@njit(cache=True, error_model="numpy", nogil=True)
+def triangle_tables(verts, triangles, photo_edges_inv, k_ref, isotropic_dev, clip_lo, clip_hi, out_face, out_rigid):
+    """`pose._triangle_tables` of the mesh `verts` float32 [V, 3] into out_face [25, F] and out_rigid [24, F].
+
+    triangles: int64 [F, 3]; photo_edges_inv: float32 [F, 2, 2]; k_ref: float32 [F] m; isotropic_dev, clip_lo,
+    clip_hi: `kinematics.ISOTROPIC_DEV` and `STRETCH_CLIP`. Per triangle, as `kinematics.face_frames`: the frame
+    (edge direction, in-plane normal, normal), its mean edge length k, the in-plane stretch from the photo mesh
+    (`_stretch_from_edges`), the frame's quaternion (Shepperd's method as `rotation.quat_from_matrix`: the row of
+    4 q q^T picked by the largest of trace and diagonal, w >= 0), that quaternion turned about the normal onto the
+    stretch axis, and A = [corners^T | k R].
+    """
+    eps = np.float32(1e-12)
+    for f in range(triangles.shape[0]):
+        i0, i1, i2 = triangles[f, 0], triangles[f, 1], triangles[f, 2]
+        v0x, v0y, v0z = verts[i0, 0], verts[i0, 1], verts[i0, 2]
+        ax, ay, az = verts[i1, 0] - v0x, verts[i1, 1] - v0y, verts[i1, 2] - v0z
+        bx, by, bz = verts[i2, 0] - v0x, verts[i2, 1] - v0y, verts[i2, 2] - v0z
+        la = np.sqrt(ax * ax + ay * ay + az * az)
+        lb = np.sqrt(bx * bx + by * by + bz * bz)
+        cx, cy, cz = bx - ax, by - ay, bz - az
+        lc = np.sqrt(cx * cx + cy * cy + cz * cz)
+        nx, ny, nz = ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx
+        nn = max(np.sqrt(nx * nx + ny * ny + nz * nz), eps)
+        nx, ny, nz = nx / nn, ny / nn, nz / nn
+        la_ = max(la, eps)
+        e1x, e1y, e1z = ax / la_, ay / la_, az / la_
+        e2x, e2y, e2z = ny * e1z - nz * e1y, nz * e1x - nx * e1z, nx * e1y - ny * e1x
+        k = (la + lb + lc) / np.float32(3.0)
+        # edges in the in-plane axes, then F = E @ photo_edges_inv and C = F F^T
+        E00, E01 = e1x * ax + e1y * ay + e1z * az, e1x * bx + e1y * by + e1z * bz
+        E10, E11 = e2x * ax + e2y * ay + e2z * az, e2x * bx + e2y * by + e2z * bz
+        P = photo_edges_inv[f]
+        F00, F01 = E00 * P[0, 0] + E01 * P[1, 0], E00 * P[0, 1] + E01 * P[1, 1]
+        F10, F11 = E10 * P[0, 0] + E11 * P[1, 0], E10 * P[0, 1] + E11 * P[1, 1]
+        ca, cb, cc = F00 * F00 + F01 * F01, F00 * F10 + F01 * F11, F10 * F10 + F11 * F11
+        half = np.float32(0.5) * (ca - cc)
+        dev = np.sqrt(max(half * half + cb * cb, isotropic_dev * isotropic_dev))
+        mean = np.float32(0.5) * (ca + cc)
+        s1 = np.sqrt(min(max(mean + dev, clip_lo * clip_lo), clip_hi * clip_hi))
+        s2 = np.sqrt(min(max(mean - dev, clip_lo * clip_lo), clip_hi * clip_hi))
+        theta = np.float32(0.0)
+        if dev > isotropic_dev:
+            theta = np.float32(0.5) * np.arctan2(np.float32(2.0) * cb, ca - cc)
+        # R = [e1 e2 n] (columns) -> quaternion (Shepperd)
+        m00, m01, m02 = e1x, e2x, nx
+        m10, m11, m12 = e1y, e2y, ny
+        m20, m21, m22 = e1z, e2z, nz
+        tr = m00 + m11 + m22
+        best, top = 0, tr
+        if m00 > top:
+            best, top = 1, m00
+        if m11 > top:
+            best, top = 2, m11
+        if m22 > top:
+            best = 3
+        if best == 0:
+            qw, qx, qy, qz = np.float32(1.0) + tr, m21 - m12, m02 - m20, m10 - m01
+        elif best == 1:
+            qw, qx, qy, qz = m21 - m12, np.float32(1.0) + m00 - m11 - m22, m01 + m10, m02 + m20
+        elif best == 2:
+            qw, qx, qy, qz = m02 - m20, m01 + m10, np.float32(1.0) - m00 + m11 - m22, m12 + m21
+        else:
+            qw, qx, qy, qz = m10 - m01, m02 + m20, m12 + m21, np.float32(1.0) - m00 - m11 + m22
+        if qw < 0:
+            qw, qx, qy, qz = -qw, -qx, -qy, -qz
+        qn = np.sqrt(qw * qw + qx * qx + qy * qy + qz * qz)
+        qw, qx, qy, qz = qw / qn, qx / qn, qy / qn, qz / qn
+        ch, sh = np.cos(np.float32(0.5) * theta), np.sin(np.float32(0.5) * theta)
+        corners = ((v0x, v0y, v0z), (verts[i1, 0], verts[i1, 1], verts[i1, 2]),
+                   (verts[i2, 0], verts[i2, 1], verts[i2, 2]))
+        R = ((m00, m01, m02), (m10, m11, m12), (m20, m21, m22))
+        for i in range(3):
+            for j in range(3):
+                out_face[6 * i + j, f] = corners[j][i]
+                out_face[6 * i + 3 + j, f] = k * R[i][j]
+                out_rigid[6 * i + j, f] = corners[j][i]
+                out_rigid[6 * i + 3 + j, f] = k * R[i][j]
+        out_face[18, f] = qw * ch - qz * sh                # q * (cos, 0, 0, sin): about the normal
+        out_face[19, f] = qx * ch + qy * sh
+        out_face[20, f] = qy * ch - qx * sh
+        out_face[21, f] = qz * ch + qw * sh
+        out_face[22, f] = s1 * k_ref[f]
+        out_face[23, f] = s2 * k_ref[f]
+        out_face[24, f] = np.sqrt(s1 * s2) * k_ref[f]
+        out_rigid[18, f] = qw
+        out_rigid[19, f] = qx
+        out_rigid[20, f] = qy
+        out_rigid[21, f] = qz
+        out_rigid[22, f] = k
+        out_rigid[23, f] = k_ref[f]
+
+
 def pose_numba(t, codes, full, head_rotation, head_translation, gaze):
     """`pose.pose_tensors(t, full, head_rotation, head_translation, gaze, avatar_order=False)` for float32 CPU
     tensors without gradients, with the per-Gaussian work in `place`; `codes` = `plan(t.layout)`. Returns
@@ -193,11 +285,15 @@ def pose_numba(t, codes, full, head_rotation, head_translation, gaze):
     head, lay = t.head, t.layout
     data, colors, opacities = t.sorted
     motion = kin.part_motions(head, full, head_rotation, head_translation, gaze)
-    tab_face, tab_rigid = P._triangle_tables(head, kin.deform(head, full))
+    F = head.triangles.shape[0]
+    tab_face, tab_rigid = np.empty((25, F), np.float32), np.empty((24, F), np.float32)
+    triangle_tables(kin.deform(head, full).numpy(), head.triangles.numpy(), head.photo_edges_inv.numpy(),
+                    head.k_ref.numpy(), np.float32(kin.ISOTROPIC_DEV), np.float32(kin.STRETCH_CLIP[0]),
+                    np.float32(kin.STRETCH_CLIP[1]), tab_face, tab_rigid)
     n = data.shape[1]
     means, quats, scales = (np.empty((n, c), np.float32) for c in (3, 4, 3))
     c = np.ascontiguousarray
-    place(data.numpy(), op, arg, post, lay.parent.numpy(), lay.edge.numpy(), tab_face.numpy(), tab_rigid.numpy(),
+    place(data.numpy(), op, arg, post, lay.parent.numpy(), lay.edge.numpy(), tab_face, tab_rigid,
           c(motion.R.numpy()), c(motion.centre.numpy()), c(motion.target.numpy()), c(motion.L.numpy()),
           c(head_rotation.numpy()), c(head_translation.numpy()), c(head.neck_pivot.numpy()),
           bool(t.face_quats_identity), means, quats, scales)
