@@ -1,7 +1,8 @@
 """`python -m eval fit-check`: issue 13's self-reenactment protocol on a talking video, as one held-out table.
 
 Protocol (defaults: the shared GRID video, fit on [0, 42) s, score on [42, 60) s):
-1. Avatars, each cached in `--cache` under a key of its inputs and settings (so a second run only scores):
+1. Avatars, each cached in `--cache` under a key of its inputs and settings, and so are their reenactments (a
+   second run only scores):
    - `fitted`: `vasa3d fit` of the video over [start, split) (`vasa3d.video_mode.fit_from_video`; it carries the
      person's speech model when one was learned);
    - `photos3`: `vasa3d fit` of three frames of [start, split) (`fit_from_photos`): the one with the mouth most
@@ -175,10 +176,10 @@ def main(video: Path, start_s: float, split_s: float, end_s: float, steps: int, 
         bar.update(1)
         return value
 
+    keys = {"fitted": _key(digest, start_s, split_s, asdict(config))}
     tick = step("fitting the video")
     avatars["fitted"] = timed("fit_video", lambda: _cached(
-        cache, "fitted", _key(digest, start_s, split_s, asdict(config)),
-        lambda: fit_from_video(video, start_s, split_s, config, progress=tick)[0]))
+        cache, "fitted", keys["fitted"], lambda: fit_from_video(video, start_s, split_s, config, progress=tick)[0]))
     train = read_clip(video, start_s, split_s)
     picks = pick_photos(train.frames, train.fps)
     photo_paths = []
@@ -188,14 +189,15 @@ def main(video: Path, start_s: float, split_s: float, end_s: float, steps: int, 
             cache.mkdir(parents=True, exist_ok=True)
             write_image(p, train.frames[i])
         photo_paths.append(p)
+    keys["photos3"] = _key(digest, picks, asdict(config))
     tick = step("fitting three photos")
     avatars["photos3"] = timed("fit_photos", lambda: _cached(
-        cache, "photos3", _key(digest, picks, asdict(config)),
-        lambda: fit_from_photos(photo_paths, config, progress=tick)[0]))
+        cache, "photos3", keys["photos3"], lambda: fit_from_photos(photo_paths, config, progress=tick)[0]))
     test = read_clip(video, split_s, end_s)
+    keys["photo"] = _key(digest, split_s)
     step("building the single-photo avatar")
     avatars["photo"] = timed("build_photo", lambda: _cached(
-        cache, "photo", _key(digest, split_s), lambda: build_avatar(test.frames[0])))
+        cache, "photo", keys["photo"], lambda: build_avatar(test.frames[0])))
     del train
 
     real, fps = test.frames, test.fps
@@ -213,8 +215,9 @@ def main(video: Path, start_s: float, split_s: float, end_s: float, steps: int, 
     bar.update(1)
     for name, avatar in avatars.items():
         t = time.perf_counter()
-        path = cache / f"{name}-reenact-{_key(digest, split_s, end_s)}.mp4"
-        reenact(avatar, video, path, split_s, end_s, same_person=True, progress=step(f"{name}: reenact"))
+        path = cache / f"{name}-reenact-{_key(keys[name], digest, split_s, end_s)}.mp4"
+        if not path.is_file():
+            reenact(avatar, video, path, split_s, end_s, same_person=True, progress=step(f"{name}: reenact"))
         frames, _ = read_video(path)
         frames = frames[:T]
         rows[name + "@reenact"] = score_reenact(real, frames, real_track, track_video(frames, fps), scored, side)
