@@ -8,7 +8,9 @@ Protocol (defaults: the shared GRID video, fit on [0, 42) s, score on [42, 60) s
    - `photos3`: `vasa3d fit` of three frames of [start, split) (`fit_from_photos`): the one with the mouth most
      closed, the one nearest half-way between the most closed and the widest, and the widest (inner-lip gap by the
      evaluation's tracker, every 5th frame, frontal ones);
-   - `photo`: the single-photo avatar (`vasa3d build`) of the frame at `split` (the first held-out frame).
+   - `closed`: the single-photo avatar (`vasa3d build`) of the first of those three, the closed-mouth frame (what
+     the three photos are to improve on: the real teeth and mouth interior);
+   - `photo`: the single-photo avatar of the frame at `split` (the first held-out frame; the talk comparison).
 2. Rows on the held-out part [split, end):
    - `<avatar>@reenact`: `vasa3d reenact --same-person` of the held-out video (its tracked pose and expressions,
      its own frame geometry);
@@ -156,7 +158,7 @@ def main(video: Path, start_s: float, split_s: float, end_s: float, steps: int, 
 
     from tqdm import tqdm
 
-    bar = tqdm(total=9, unit="step", desc="fit-check", file=sys.stderr)
+    bar = tqdm(total=11, unit="step", desc="fit-check", file=sys.stderr)
 
     def step(message: str):
         bar.set_postfix_str(message)
@@ -193,6 +195,10 @@ def main(video: Path, start_s: float, split_s: float, end_s: float, steps: int, 
     tick = step("fitting three photos")
     avatars["photos3"] = timed("fit_photos", lambda: _cached(
         cache, "photos3", keys["photos3"], lambda: fit_from_photos(photo_paths, config, progress=tick)[0]))
+    keys["closed"] = _key(digest, picks[0])
+    step("building the closed-mouth photo's avatar")
+    avatars["closed"] = timed("build_closed", lambda: _cached(
+        cache, "closed", keys["closed"], lambda: build_avatar(train.frames[picks[0]])))
     test = read_clip(video, split_s, end_s)
     keys["photo"] = _key(digest, split_s)
     step("building the single-photo avatar")
