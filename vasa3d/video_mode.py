@@ -174,8 +174,8 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
 
 def fit_from_photos(paths, config: FitConfig = FitConfig(), face: FaceConfig = FaceConfig(), progress=None):
     """(fitted `Avatar`, `FitReport`) from 1-8 photos of one person (each framed on its own face; the most frontal
-    closed-mouth one builds the avatar). Raises InputError: unreadable photo, no face, more than 8 photos, or
-    photos of different people (SFace identity)."""
+    closed-mouth one builds the avatar; colours learn at `config.lr_color_photos`). Raises InputError: unreadable
+    photo, no face, more than 8 photos, or photos of different people (SFace identity)."""
     from vasa3d.face.analysis import analyze_face
     from vasa3d.face.track import FaceTrack, solve_motion
     from vasa3d.head.model import build_head
@@ -199,8 +199,10 @@ def fit_from_photos(paths, config: FitConfig = FitConfig(), face: FaceConfig = F
 
     crops = np.stack([(cv2.resize(o.image, (config.render_size,) * 2, interpolation=cv2.INTER_AREA) * 255 + 0.5)
                       .astype(np.uint8) for o in observations])
-    return _fit(obs, head, crops, motion, track, config, face, report, {"track_s": time.perf_counter() - t0},
-                len(paths), reference)
+    from dataclasses import replace
+
+    return _fit(obs, head, crops, motion, track, replace(config, lr_color=config.lr_color_photos), face, report,
+                {"track_s": time.perf_counter() - t0}, len(paths), reference)
 
 
 def _fit(obs, head, crops, motion, track, config, face, report, timings, tracked, reference=None):
