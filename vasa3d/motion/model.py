@@ -173,7 +173,9 @@ def find_phones(x16: np.ndarray, features: AudioFeatures, transcript: str | None
         log.info("forced alignment failed; using acoustic lip sync")
     elif lip_sync == "auto":
         try:
-            return recognize_phones(x16), "recognized"
+            from vasa3d.motion.closures import add_closures, closure_evidence
+
+            return add_closures(recognize_phones(x16), closure_evidence(x16, features)), "recognized"
         except RuntimeError as e:
             log.info("phone recognition failed (%s); using acoustic lip sync", e)
     return acoustic_phones(features), "acoustic"
