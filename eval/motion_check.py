@@ -9,6 +9,9 @@ Cases (each rendered at `--size` px from one portrait, fixed camera, default mot
   alignment of its transcript (`eval.speech.align_phones`).
 - real Mandarin speech (AISHELL, `a09*`), condition `blind`; no phones: the lip-gap/loudness correlation only.
 - reference: the real GRID video (`../shared/data/video/v01*`), tracked as it is, phones aligned per sentence.
+- the same GRID video's sound driving the portrait (`grid_blind`, no transcript; truth phones as for the
+  reference): its figures compare like for like with the reference's, silence above all (the same pauses, where
+  a speech clip with shorter pauses weighs the closing and opening at each pause's edges more).
 
 Figures per case: closure (`eval.metrics.closure`), ratio (`eval.metrics.vowel_openness`: mean inner-lip gap in
 open vowels / in p/b/m windows), gap_p50 / gap_p90 (percentiles of the inner-lip gap over speech frames, face
@@ -16,7 +19,7 @@ heights), loud_corr (Pearson correlation of the gap and the frame RMS over frame
 silence (`eval.metrics.silence.silence_lip_motion`, face heights/s), head (`eval.metrics.head_motion`, deg/s).
 espeak phones count as bilabial when p, b or m and as open vowels when their mnemonic starts with a, A, V, 0 or
 O (espeak-ng docs/phonemes.md: the open and open-mid vowels, diphthongs from them included).
-Prints JSON; `--strip PNG` saves a mouth close-up strip of the English `text` case.
+Prints JSON; `--strip PNG` saves a mouth close-up strip of the English `text` case (or `--strip-case`).
 """
 
 from __future__ import annotations
@@ -146,25 +149,45 @@ def render_and_track(avatar, motion, size: int):
     return frames, track_video(frames, FPS)
 
 
-def reference(video: Path, tsv: Path) -> dict:
-    """The figures of the real GRID video: tracked as it is, phones aligned sentence by sentence from the TSV."""
-    from vasa3d.io import read_audio, read_video
+def _grid_paths(data: Path) -> tuple[Path, Path]:
+    video = data / "video" / "v01_grid_s1_concat60s.mp4"
+    return video, video.with_name("v01_grid_s1_concat60s.transcript.tsv")
 
-    from eval.metrics.mouth import mouth_open
+
+def sentence_phones(wave: np.ndarray, tsv: Path) -> list[PhoneSpan]:
+    """Phones of 16 kHz `wave` [S] aligned sentence by sentence from a transcript TSV (start, end, -, words per
+    line after a header), classed "P" (p, b, m), "AA" (open vowels) or their ARPAbet symbol."""
     from eval.speech import align_phones
-    from eval.tracking import track_video
 
-    frames, fps = read_video(video)
-    track = track_video(frames, fps)
-    wave = read_audio(video, sr=SR).astype(np.float32)
     phones = []
     for line in tsv.read_text(encoding="utf-8").splitlines()[1:]:
         a, b, _, words = line.split("\t")
         part, _ = align_phones(wave[int(float(a) * SR):int(float(b) * SR)], words)
         phones += [PhoneSpan(p.start_s + float(a), p.end_s + float(a), p.phone) for p in part or ()]
-    phones = [PhoneSpan(p.start_s, p.end_s, "P" if p.phone in ("P", "B", "M") else
-                        "AA" if p.phone in ("AA", "AE", "AH", "AO", "AW", "AY") else p.phone) for p in phones]
-    return figures(mouth_open(track), track, wave, phones)
+    return [PhoneSpan(p.start_s, p.end_s, "P" if p.phone in ("P", "B", "M") else
+                      "AA" if p.phone in ("AA", "AE", "AH", "AO", "AW", "AY") else p.phone) for p in phones]
+
+
+def grid_clip(data: Path) -> Clip:
+    """The GRID video's sound at 16 kHz with its sentence-aligned phones (no transcript given to the motion)."""
+    from vasa3d.io import read_audio
+
+    video, tsv = _grid_paths(data)
+    wave = read_audio(video, sr=SR).astype(np.float32)
+    return Clip("grid", wave, sentence_phones(wave, tsv), None, "en")
+
+
+def reference(video: Path, tsv: Path) -> dict:
+    """The figures of the real GRID video: tracked as it is, phones aligned sentence by sentence from the TSV."""
+    from vasa3d.io import read_audio, read_video
+
+    from eval.metrics.mouth import mouth_open
+    from eval.tracking import track_video
+
+    frames, fps = read_video(video)
+    track = track_video(frames, fps)
+    wave = read_audio(video, sr=SR).astype(np.float32)
+    return figures(mouth_open(track), track, wave, sentence_phones(wave, tsv))
 
 
 def mouth_strip(frames: np.ndarray, track, path: Path, start: int = 0, count: int = 24) -> Path:
@@ -186,7 +209,7 @@ def mouth_strip(frames: np.ndarray, track, path: Path, start: int = 0, count: in
 
 
 def main(data: Path, portrait: str, size: int, cases: list[str] | None, strip: Path | None,
-         with_reference: bool) -> int:
+         with_reference: bool, strip_case: str = "en_synth_text") -> int:
     """Print {case: figures} as JSON (see the module docstring); returns the exit code."""
     from vasa3d.avatar import Avatar
 
@@ -198,6 +221,7 @@ def main(data: Path, portrait: str, size: int, cases: list[str] | None, strip: P
     clips["jfk_blind"] = (lambda: real_clip(data / "audio" / "a01_en_jfk_inaugural.wav", "en", True), "blind")
     clips["zh_blind"] = (lambda: real_clip(data / "audio" / "a09_zh_aishell_BAC009S0764W0121.wav", "zh", False),
                          "blind")
+    clips["grid_blind"] = (lambda: grid_clip(data), "blind")
     out, made = {}, {}
     for name, (make, cond) in clips.items():
         if cases and name not in cases:
@@ -206,10 +230,9 @@ def main(data: Path, portrait: str, size: int, cases: list[str] | None, strip: P
         clip = made.setdefault(key, make())
         frames, track = render_and_track(avatar, _motion(clip, cond), size)
         out[name] = figures(mouth_open(track), track, clip.wave, clip.phones)
-        if strip is not None and name == "en_synth_text":
+        if strip is not None and name == strip_case:
             mouth_strip(frames, track, strip, start=int(0.3 * FPS), count=24)
     if with_reference:
-        video = data / "video" / "v01_grid_s1_concat60s.mp4"
-        out["grid_real"] = reference(video, video.with_name("v01_grid_s1_concat60s.transcript.tsv"))
+        out["grid_real"] = reference(*_grid_paths(data))
     print(json.dumps({"portrait": portrait, "size": size, "figures": out}, indent=1))
     return 0

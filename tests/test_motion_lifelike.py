@@ -121,3 +121,21 @@ def test_motion_check_phone_classes():
 
     assert [_class_of(p) for p in ("p", "b", "m", "m-", "a", "A~", "'aI", "O:", "V", "0")] == ["P"] * 4 + ["AA"] * 6
     assert [_class_of(p) for p in ("t", "i:", "u", "sil", "_:", "e")] == ["X", "X", "X", "SIL", "SIL", "X"]
+
+
+
+def test_motion_check_sentence_phones(tmp_path):
+    from conftest import data
+
+    from eval.motion_check import SR, sentence_phones
+    from vasa3d.io import read_audio
+
+    wav = data("audio/a02_en_ljspeech_LJ001-0001.wav")
+    wave = np.concatenate([np.zeros(SR, np.float32), read_audio(wav, sr=SR).astype(np.float32)])
+    words = wav.with_suffix(".txt").read_text(encoding="utf-8").strip()
+    tsv = tmp_path / "t.tsv"
+    tsv.write_text(f"start\tend\tclip\twords\n1.0\t{len(wave) / SR:.3f}\tlj\t{words}\n", encoding="utf-8")
+    phones = sentence_phones(wave, tsv)
+    assert phones and phones[0].start_s >= 1.0 and phones[-1].end_s <= len(wave) / SR + 0.01
+    classes = {p.phone for p in phones}
+    assert {"P", "AA"} <= classes and not classes & {"B", "M", "AE", "AO"}   # classed for the metrics
