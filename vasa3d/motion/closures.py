@@ -30,7 +30,7 @@ NASAL_DIP_DB = 5.0
 """A nasal murmur is at least this many dB below the loudest speech within SIDE_S on each side."""
 NASAL_LOW_DB = 14.0
 """A nasal murmur's 80-400 Hz band is at least this many dB above its 0.8-2.5 plus 3-7 kHz bands."""
-BURST_HIGH_DB = -6.0
+BURST_HIGH_DB = -2.0
 """A release whose 3-7 kHz band is within this many dB of the 80-2500 Hz bands is an alveolar or velar burst."""
 SIDE_S = 0.15
 """How far each side of a frame the louder speech of a closure is looked for, seconds."""
