@@ -18,6 +18,7 @@ articulation in stop consonants", JASA 64). `is_lip_closure` has the rule; FACTS
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -25,16 +26,21 @@ from vasa3d.motion.features import FEATURE_SR, HOP_S, WIN_S, AudioFeatures, fram
 from vasa3d.motion.phones import Phone
 
 STOP_DIP_DB = 15.0
-"""A stop closure is at least this many dB below the loudest frame within 150 ms on each side."""
+"""A stop closure is at least this many dB below the loudest speech within SIDE_S on each side."""
+FRICATIVE_HIGH_DB = 0.0
+"""A quiet stretch whose 3-7 kHz band is above its 80-400 plus 800-2500 Hz bands by more than this is a fricative,
+not a closure."""
 NASAL_DIP_DB = 5.0
 """A nasal murmur is at least this many dB below the loudest speech within SIDE_S on each side."""
 NASAL_LOW_DB = 14.0
 """A nasal murmur's 80-400 Hz band is at least this many dB above its 0.8-2.5 plus 3-7 kHz bands."""
 BURST_HIGH_DB = -2.0
-"""A release whose 3-7 kHz band is within this many dB of the 80-2500 Hz bands is an alveolar or velar burst."""
+"""A release (the 30 ms after a stop closure) whose 3-7 kHz band comes within this many dB of its 80-400 plus
+800-2500 Hz bands, or above them, is an alveolar or velar burst."""
 SIDE_S = 0.15
 """How far each side of a frame the louder speech of a closure is looked for, seconds."""
 MIN_SPAN_S, MAX_SPAN_S = 0.02, 0.25
+"""Shortest and longest closure or murmur, seconds (longer quiet stretches are pauses)."""
 LABIAL = frozenset({"P", "B", "M", "F", "V", "W"})
 STOP_OR_NASAL = frozenset({"P", "B", "M", "T", "D", "K", "G", "N", "NG"})
 
@@ -46,7 +52,7 @@ class Evidence:
 
     start_s: float
     end_s: float
-    kind: str
+    kind: Literal["stop", "nasal"]
     burst_high: float
 
 
@@ -94,7 +100,7 @@ def closure_evidence(x16: np.ndarray, features: AudioFeatures) -> list[Evidence]
     speech = features.openness[:n] > 0
     dip = level_dip(features.rms_db[:n], speech)
     oral = _db_sum(low, mid)
-    stop = (dip >= STOP_DIP_DB) & ~((high - oral > 0.0) & speech)
+    stop = (dip >= STOP_DIP_DB) & ~((high - oral > FRICATIVE_HIGH_DB) & speech)
     nasal = speech & ~stop & (dip >= NASAL_DIP_DB) & (low - _db_sum(mid, high) >= NASAL_LOW_DB)
     out = []
     lo_n, hi_n = int(round(MIN_SPAN_S / HOP_S)), int(round(MAX_SPAN_S / HOP_S))
@@ -104,7 +110,7 @@ def closure_evidence(x16: np.ndarray, features: AudioFeatures) -> list[Evidence]
                 continue
             burst = -np.inf
             if kind == "stop" and b < n:
-                rel = slice(b, min(n, b + 3))
+                rel = slice(b, min(n, b + int(round(0.03 / HOP_S))))
                 burst = float(np.max(high[rel] - oral[rel]))
             out.append(Evidence(a * HOP_S, b * HOP_S, kind, burst))
     return sorted(out, key=lambda e: e.start_s)
@@ -121,12 +127,16 @@ def is_lip_closure(ev: Evidence, heard: set[str]) -> bool:
 
 
 def add_closures(phones: list[Phone], evidence: list[Evidence], tolerance_s: float = 0.04) -> list[Phone]:
-    """phones plus a "CL" phone (lips closed, `vasa3d.motion.visemes`) over every evidence span that
-    `is_lip_closure` accepts, judged by the phones recognised within tolerance_s of it; time-sorted."""
+    """phones (time-sorted, not overlapping, as recognised) plus a "CL" phone (lips closed, `vasa3d.motion.visemes`)
+    over every evidence span that `is_lip_closure` accepts, judged by the phones within tolerance_s of it;
+    time-sorted."""
+    starts = np.array([p.start_s for p in phones])
+    ends = np.array([p.end_s for p in phones])
     extra = []
     for ev in evidence:
-        heard = {p.phone.rstrip("012").upper() for p in phones
-                 if p.end_s > ev.start_s - tolerance_s and p.start_s < ev.end_s + tolerance_s}
+        lo = int(np.searchsorted(ends, ev.start_s - tolerance_s, side="right"))
+        hi = int(np.searchsorted(starts, ev.end_s + tolerance_s, side="left"))
+        heard = {p.phone.rstrip("012").upper() for p in phones[lo:hi]}
         if is_lip_closure(ev, heard):
             extra.append(Phone(ev.start_s, ev.end_s, "CL"))
     return sorted(phones + extra, key=lambda p: p.start_s)
