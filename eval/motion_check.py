@@ -2,9 +2,9 @@
 independent tracker (`eval.tracking`, MediaPipe Face Mesh) on renders, against phones known exactly or aligned.
 
 Cases (each rendered at `--size` px from one portrait, fixed camera, default motion options but the lip-sync input):
-- synthetic speech (espeak-ng, `vasa3d.io.tts`) in English, French and Spanish: two sentences with 1.2 s of
-  silence between them; truth phones are espeak's own events. Condition `text`: motion from the audio and the
-  transcript (with `language`); condition `blind`: from the audio alone.
+- synthetic speech (espeak-ng, `vasa3d.io.tts`) in English, French, Spanish, German and Japanese: two sentences
+  with 1.2 s of silence between them; truth phones are espeak's own events. Condition `text`: motion from the audio
+  and the transcript (with `language`); condition `blind`: from the audio alone.
 - real English speech (JFK, `../shared/data/audio/a01*`), condition `blind`; truth phones: PocketSphinx forced
   alignment of its transcript (`eval.speech.align_phones`).
 - real Mandarin speech (AISHELL, `a09*`), condition `blind`; no phones: the lip-gap/loudness correlation only.
@@ -40,7 +40,11 @@ TEXTS = {
     "en": ("Bob bought a big map of the old harbour. ", "My father made lamb with apple pie and warm bread."),
     "fr": ("Papa a mis la pomme dans un grand panier. ", "Mon ami Bernard parle beaucoup au marché le matin."),
     "es": ("Mamá compró un mapa bonito para Pablo. ", "Mi padre bebe agua fría bajo el árbol blanco."),
+    "de": ("Peter baut am Montag ein blaues Boot. ", "Mama hat immer Appetit auf Mandelkuchen mit Birnen."),
+    "ja": ("ママはまいばんパンをたべます。", "ぼくはあさ、はまべでさんぽをしました。"),
 }
+"""Two sentences per espeak-ng language, dense in bilabials and open vowels (Japanese in kana: espeak-ng spells
+romaji out letter by letter)."""
 _OPEN = re.compile(r"^[aAV0O]")
 
 
