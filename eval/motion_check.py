@@ -16,7 +16,9 @@ Cases (each rendered at `--size` px from one portrait, fixed camera, default mot
 Figures per case: closure (`eval.metrics.closure`), ratio (`eval.metrics.vowel_openness`: mean inner-lip gap in
 open vowels / in p/b/m windows), gap_p50 / gap_p90 (percentiles of the inner-lip gap over speech frames, face
 heights), loud_corr (Pearson correlation of the gap and the frame RMS over frames outside silences),
-silence (`eval.metrics.silence.silence_lip_motion`, face heights/s), head (`eval.metrics.head_motion`, deg/s).
+silence (`eval.metrics.silence.silence_lip_motion`, face heights/s), silence_core (the same without the first and last
+SILENCE_EDGE_S of each silence, where the lips close after a phrase and open for the next: whether they stay still
+in between, comparable across clips with short and long pauses), head (`eval.metrics.head_motion`, deg/s).
 espeak phones count as bilabial when p, b or m and as open vowels when their mnemonic starts with a, A, V, 0 or
 O (espeak-ng docs/phonemes.md: the open and open-mid vowels, diphthongs from them included).
 Prints JSON; `--strip PNG` saves a mouth close-up strip of the English `text` case (or `--strip-case`).
@@ -46,6 +48,8 @@ TEXTS = {
 """Two sentences per espeak-ng language, dense in bilabials and open vowels (Japanese in kana: espeak-ng spells
 romaji out letter by letter)."""
 _OPEN = re.compile(r"^[aAV0O]")
+SILENCE_EDGE_S = 0.12
+"""silence_core leaves out this much of each silence at both ends (three frames at 25 fps)."""
 
 
 @dataclass
@@ -103,6 +107,12 @@ def real_clip(path: Path, language: str, aligned: bool) -> Clip:
     return Clip(path.stem[:3] + "_" + language, wave, phones, text, language)
 
 
+def silence_cores(silences: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The silences [(start_s, end_s)] less SILENCE_EDGE_S at both ends; those left shorter than two frames are
+    dropped."""
+    return [(a + SILENCE_EDGE_S, b - SILENCE_EDGE_S) for a, b in silences if b - a > 2 * SILENCE_EDGE_S + 2 / FPS]
+
+
 def figures(mouth: np.ndarray, track, wave: np.ndarray, phones: list[PhoneSpan] | None) -> dict:
     """The figures of one tracked video (see the module docstring)."""
     from eval.metrics.closure import closure_rate
@@ -127,7 +137,9 @@ def figures(mouth: np.ndarray, track, wave: np.ndarray, phones: list[PhoneSpan] 
             "gap_p50": round(float(np.percentile(mouth[ok], 50)), 4) if ok.any() else None,
             "gap_p90": round(float(np.percentile(mouth[ok], 90)), 4) if ok.any() else None,
             "loud_corr": None if corr is None else round(corr, 3),
-            "silence": r(silence_lip_motion(mouth, FPS, silences)), "head": r(head_motion_dynamics(track))}
+            "silence": r(silence_lip_motion(mouth, FPS, silences)),
+            "silence_core": r(silence_lip_motion(mouth, FPS, silence_cores(silences))),
+            "head": r(head_motion_dynamics(track))}
 
 
 def _motion(clip: Clip, condition: str):

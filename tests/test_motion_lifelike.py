@@ -139,3 +139,17 @@ def test_motion_check_sentence_phones(tmp_path):
     assert phones and phones[0].start_s >= 1.0 and phones[-1].end_s <= len(wave) / SR + 0.01
     classes = {p.phone for p in phones}
     assert {"P", "AA"} <= classes and not classes & {"B", "M", "AE", "AO"}   # classed for the metrics
+
+
+def test_motion_check_silence_cores_leave_out_the_edges():
+    from eval.metrics.silence import silence_lip_motion
+    from eval.motion_check import FPS, SILENCE_EDGE_S, silence_cores
+
+    assert silence_cores([(1.0, 2.0), (3.0, 3.3)]) == [(1.0 + SILENCE_EDGE_S, 2.0 - SILENCE_EDGE_S)]
+    # a 1 s pause (frames 25-49): lips closing over its first 3 frames and opening over its last 2, still between
+    gap = np.full(100, 0.05)
+    gap[25:50] = 0.0
+    gap[25:28], gap[48:50] = [0.04, 0.02, 0.01], [0.02, 0.04]
+    pause = [(1.0, 2.0)]
+    assert silence_lip_motion(gap, FPS, pause).value > 0.05
+    assert silence_lip_motion(gap, FPS, silence_cores(pause)).value == 0.0
