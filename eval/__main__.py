@@ -68,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     mc.add_argument("--portrait", default="p02_obama_official.jpg", help="portrait file name in DATA/portraits")
     mc.add_argument("--size", type=int, default=512, help="render side in pixels (default: %(default)s)")
     mc.add_argument("--cases", help="comma-separated case names (default: all)")
-    mc.add_argument("--strip", type=Path, help="write a mouth close-up strip (PNG) of the English text case")
+    mc.add_argument("--strip", type=Path, help="write a mouth close-up strip (PNG) of one case")
+    mc.add_argument("--strip-case", default="en_synth_text", help="the case of --strip (default: %(default)s)")
     mc.add_argument("--no-reference", action="store_true", help="skip the real GRID video's figures")
     sc = sub.add_parser("speech-check", help="the person-specific speech model vs the generic one on held-out "
                                              "speech of a talking video (JSON)")
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         from eval.motion_check import main as motion_check_main
 
         return motion_check_main(args.data, args.portrait, args.size, args.cases.split(",") if args.cases else None,
-                                 args.strip, not args.no_reference)
+                                 args.strip, not args.no_reference, args.strip_case)
     if args.command == "speech-check":
         from eval.speech_check import main as speech_check_main
 

@@ -2,21 +2,26 @@
 independent tracker (`eval.tracking`, MediaPipe Face Mesh) on renders, against phones known exactly or aligned.
 
 Cases (each rendered at `--size` px from one portrait, fixed camera, default motion options but the lip-sync input):
-- synthetic speech (espeak-ng, `vasa3d.io.tts`) in English, French and Spanish: two sentences with 1.2 s of
-  silence between them; truth phones are espeak's own events. Condition `text`: motion from the audio and the
-  transcript (with `language`); condition `blind`: from the audio alone.
+- synthetic speech (espeak-ng, `vasa3d.io.tts`) in English, French, Spanish, German and Japanese: two sentences
+  with 1.2 s of silence between them; truth phones are espeak's own events. Condition `text`: motion from the audio
+  and the transcript (with `language`); condition `blind`: from the audio alone.
 - real English speech (JFK, `../shared/data/audio/a01*`), condition `blind`; truth phones: PocketSphinx forced
   alignment of its transcript (`eval.speech.align_phones`).
 - real Mandarin speech (AISHELL, `a09*`), condition `blind`; no phones: the lip-gap/loudness correlation only.
 - reference: the real GRID video (`../shared/data/video/v01*`), tracked as it is, phones aligned per sentence.
+- the same GRID video's sound driving the portrait (`grid_blind`, no transcript; truth phones as for the
+  reference): its figures compare like for like with the reference's, silence above all (the same pauses, where
+  a speech clip with shorter pauses weighs the closing and opening at each pause's edges more).
 
 Figures per case: closure (`eval.metrics.closure`), ratio (`eval.metrics.vowel_openness`: mean inner-lip gap in
 open vowels / in p/b/m windows), gap_p50 / gap_p90 (percentiles of the inner-lip gap over speech frames, face
 heights), loud_corr (Pearson correlation of the gap and the frame RMS over frames outside silences),
-silence (`eval.metrics.silence.silence_lip_motion`, face heights/s), head (`eval.metrics.head_motion`, deg/s).
+silence (`eval.metrics.silence.silence_lip_motion`, face heights/s), silence_core (the same without the first and last
+SILENCE_EDGE_S of each silence, where the lips close after a phrase and open for the next: whether they stay still
+in between, comparable across clips with short and long pauses), head (`eval.metrics.head_motion`, deg/s).
 espeak phones count as bilabial when p, b or m and as open vowels when their mnemonic starts with a, A, V, 0 or
 O (espeak-ng docs/phonemes.md: the open and open-mid vowels, diphthongs from them included).
-Prints JSON; `--strip PNG` saves a mouth close-up strip of the English `text` case.
+Prints JSON; `--strip PNG` saves a mouth close-up strip of the English `text` case (or `--strip-case`).
 """
 
 from __future__ import annotations
@@ -37,8 +42,14 @@ TEXTS = {
     "en": ("Bob bought a big map of the old harbour. ", "My father made lamb with apple pie and warm bread."),
     "fr": ("Papa a mis la pomme dans un grand panier. ", "Mon ami Bernard parle beaucoup au marché le matin."),
     "es": ("Mamá compró un mapa bonito para Pablo. ", "Mi padre bebe agua fría bajo el árbol blanco."),
+    "de": ("Peter baut am Montag ein blaues Boot. ", "Mama hat immer Appetit auf Mandelkuchen mit Birnen."),
+    "ja": ("ママはまいばんパンをたべます。", "ぼくはあさ、はまべでさんぽをしました。"),
 }
+"""Two sentences per espeak-ng language, dense in bilabials and open vowels (Japanese in kana: espeak-ng spells
+romaji out letter by letter)."""
 _OPEN = re.compile(r"^[aAV0O]")
+SILENCE_EDGE_S = 0.12
+"""silence_core leaves out this much of each silence at both ends (three frames at 25 fps)."""
 
 
 @dataclass
@@ -96,6 +107,12 @@ def real_clip(path: Path, language: str, aligned: bool) -> Clip:
     return Clip(path.stem[:3] + "_" + language, wave, phones, text, language)
 
 
+def silence_cores(silences: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The silences [(start_s, end_s)] less SILENCE_EDGE_S at both ends; those left shorter than two frames are
+    dropped."""
+    return [(a + SILENCE_EDGE_S, b - SILENCE_EDGE_S) for a, b in silences if b - a > 2 * SILENCE_EDGE_S + 2 / FPS]
+
+
 def figures(mouth: np.ndarray, track, wave: np.ndarray, phones: list[PhoneSpan] | None) -> dict:
     """The figures of one tracked video (see the module docstring)."""
     from eval.metrics.closure import closure_rate
@@ -120,7 +137,9 @@ def figures(mouth: np.ndarray, track, wave: np.ndarray, phones: list[PhoneSpan] 
             "gap_p50": round(float(np.percentile(mouth[ok], 50)), 4) if ok.any() else None,
             "gap_p90": round(float(np.percentile(mouth[ok], 90)), 4) if ok.any() else None,
             "loud_corr": None if corr is None else round(corr, 3),
-            "silence": r(silence_lip_motion(mouth, FPS, silences)), "head": r(head_motion_dynamics(track))}
+            "silence": r(silence_lip_motion(mouth, FPS, silences)),
+            "silence_core": r(silence_lip_motion(mouth, FPS, silence_cores(silences))),
+            "head": r(head_motion_dynamics(track))}
 
 
 def _motion(clip: Clip, condition: str):
@@ -146,25 +165,45 @@ def render_and_track(avatar, motion, size: int):
     return frames, track_video(frames, FPS)
 
 
-def reference(video: Path, tsv: Path) -> dict:
-    """The figures of the real GRID video: tracked as it is, phones aligned sentence by sentence from the TSV."""
-    from vasa3d.io import read_audio, read_video
+def _grid_paths(data: Path) -> tuple[Path, Path]:
+    video = data / "video" / "v01_grid_s1_concat60s.mp4"
+    return video, video.with_name("v01_grid_s1_concat60s.transcript.tsv")
 
-    from eval.metrics.mouth import mouth_open
+
+def sentence_phones(wave: np.ndarray, tsv: Path) -> list[PhoneSpan]:
+    """Phones of 16 kHz `wave` [S] aligned sentence by sentence from a transcript TSV (start, end, -, words per
+    line after a header), classed "P" (p, b, m), "AA" (open vowels) or their ARPAbet symbol."""
     from eval.speech import align_phones
-    from eval.tracking import track_video
 
-    frames, fps = read_video(video)
-    track = track_video(frames, fps)
-    wave = read_audio(video, sr=SR).astype(np.float32)
     phones = []
     for line in tsv.read_text(encoding="utf-8").splitlines()[1:]:
         a, b, _, words = line.split("\t")
         part, _ = align_phones(wave[int(float(a) * SR):int(float(b) * SR)], words)
         phones += [PhoneSpan(p.start_s + float(a), p.end_s + float(a), p.phone) for p in part or ()]
-    phones = [PhoneSpan(p.start_s, p.end_s, "P" if p.phone in ("P", "B", "M") else
-                        "AA" if p.phone in ("AA", "AE", "AH", "AO", "AW", "AY") else p.phone) for p in phones]
-    return figures(mouth_open(track), track, wave, phones)
+    return [PhoneSpan(p.start_s, p.end_s, "P" if p.phone in ("P", "B", "M") else
+                      "AA" if p.phone in ("AA", "AE", "AH", "AO", "AW", "AY") else p.phone) for p in phones]
+
+
+def grid_clip(data: Path) -> Clip:
+    """The GRID video's sound at 16 kHz with its sentence-aligned phones (no transcript given to the motion)."""
+    from vasa3d.io import read_audio
+
+    video, tsv = _grid_paths(data)
+    wave = read_audio(video, sr=SR).astype(np.float32)
+    return Clip("grid", wave, sentence_phones(wave, tsv), None, "en")
+
+
+def reference(video: Path, tsv: Path) -> dict:
+    """The figures of the real GRID video: tracked as it is, phones aligned sentence by sentence from the TSV."""
+    from vasa3d.io import read_audio, read_video
+
+    from eval.metrics.mouth import mouth_open
+    from eval.tracking import track_video
+
+    frames, fps = read_video(video)
+    track = track_video(frames, fps)
+    wave = read_audio(video, sr=SR).astype(np.float32)
+    return figures(mouth_open(track), track, wave, sentence_phones(wave, tsv))
 
 
 def mouth_strip(frames: np.ndarray, track, path: Path, start: int = 0, count: int = 24) -> Path:
@@ -186,7 +225,7 @@ def mouth_strip(frames: np.ndarray, track, path: Path, start: int = 0, count: in
 
 
 def main(data: Path, portrait: str, size: int, cases: list[str] | None, strip: Path | None,
-         with_reference: bool) -> int:
+         with_reference: bool, strip_case: str = "en_synth_text") -> int:
     """Print {case: figures} as JSON (see the module docstring); returns the exit code."""
     from vasa3d.avatar import Avatar
 
@@ -198,6 +237,7 @@ def main(data: Path, portrait: str, size: int, cases: list[str] | None, strip: P
     clips["jfk_blind"] = (lambda: real_clip(data / "audio" / "a01_en_jfk_inaugural.wav", "en", True), "blind")
     clips["zh_blind"] = (lambda: real_clip(data / "audio" / "a09_zh_aishell_BAC009S0764W0121.wav", "zh", False),
                          "blind")
+    clips["grid_blind"] = (lambda: grid_clip(data), "blind")
     out, made = {}, {}
     for name, (make, cond) in clips.items():
         if cases and name not in cases:
@@ -206,10 +246,9 @@ def main(data: Path, portrait: str, size: int, cases: list[str] | None, strip: P
         clip = made.setdefault(key, make())
         frames, track = render_and_track(avatar, _motion(clip, cond), size)
         out[name] = figures(mouth_open(track), track, clip.wave, clip.phones)
-        if strip is not None and name == "en_synth_text":
+        if strip is not None and name == strip_case:
             mouth_strip(frames, track, strip, start=int(0.3 * FPS), count=24)
     if with_reference:
-        video = data / "video" / "v01_grid_s1_concat60s.mp4"
-        out["grid_real"] = reference(video, video.with_name("v01_grid_s1_concat60s.transcript.tsv"))
+        out["grid_real"] = reference(*_grid_paths(data))
     print(json.dumps({"portrait": portrait, "size": size, "figures": out}, indent=1))
     return 0

@@ -121,3 +121,35 @@ def test_motion_check_phone_classes():
 
     assert [_class_of(p) for p in ("p", "b", "m", "m-", "a", "A~", "'aI", "O:", "V", "0")] == ["P"] * 4 + ["AA"] * 6
     assert [_class_of(p) for p in ("t", "i:", "u", "sil", "_:", "e")] == ["X", "X", "X", "SIL", "SIL", "X"]
+
+
+
+def test_motion_check_sentence_phones(tmp_path):
+    from conftest import data
+
+    from eval.motion_check import SR, sentence_phones
+    from vasa3d.io import read_audio
+
+    wav = data("audio/a02_en_ljspeech_LJ001-0001.wav")
+    wave = np.concatenate([np.zeros(SR, np.float32), read_audio(wav, sr=SR).astype(np.float32)])
+    words = wav.with_suffix(".txt").read_text(encoding="utf-8").strip()
+    tsv = tmp_path / "t.tsv"
+    tsv.write_text(f"start\tend\tclip\twords\n1.0\t{len(wave) / SR:.3f}\tlj\t{words}\n", encoding="utf-8")
+    phones = sentence_phones(wave, tsv)
+    assert phones and phones[0].start_s >= 1.0 and phones[-1].end_s <= len(wave) / SR + 0.01
+    classes = {p.phone for p in phones}
+    assert {"P", "AA"} <= classes and not classes & {"B", "M", "AE", "AO"}   # classed for the metrics
+
+
+def test_motion_check_silence_cores_leave_out_the_edges():
+    from eval.metrics.silence import silence_lip_motion
+    from eval.motion_check import FPS, SILENCE_EDGE_S, silence_cores
+
+    assert silence_cores([(1.0, 2.0), (3.0, 3.3)]) == [(1.0 + SILENCE_EDGE_S, 2.0 - SILENCE_EDGE_S)]
+    # a 1 s pause (frames 25-49): lips closing over its first 3 frames and opening over its last 2, still between
+    gap = np.full(100, 0.05)
+    gap[25:50] = 0.0
+    gap[25:28], gap[48:50] = [0.04, 0.02, 0.01], [0.02, 0.04]
+    pause = [(1.0, 2.0)]
+    assert silence_lip_motion(gap, FPS, pause).value > 0.05
+    assert silence_lip_motion(gap, FPS, silence_cores(pause)).value == 0.0

@@ -152,7 +152,8 @@ def find_phones(x16: np.ndarray, features: AudioFeatures, transcript: str | None
     lip_sync "auto": the given `phones` (any objects with start_s, end_s, phone; espeak or ARPAbet) if any;
     else forced alignment of the `transcript`: PocketSphinx for English (language "" or "en*"), espeak-ng
     synthesis + DTW (`vasa3d.motion.dtw_align`) for any other espeak `language` or when PocketSphinx fails;
-    else phone recognition (PocketSphinx allphone) when there is no transcript; the acoustic pseudo-phones when
+    else phone recognition (PocketSphinx allphone) when there is no transcript, plus "CL" lip closures where the
+    audio shows a stop closure or nasal murmur (`vasa3d.motion.closures`); the acoustic pseudo-phones when
     the transcript is not English and no language is given, or when the rest fails. lip_sync "acoustic": always
     the acoustic pseudo-phones. Returns (phones, source) with source one of "given", "aligned", "recognized",
     "acoustic".
@@ -172,8 +173,10 @@ def find_phones(x16: np.ndarray, features: AudioFeatures, transcript: str | None
             return aligned, "aligned"
         log.info("forced alignment failed; using acoustic lip sync")
     elif lip_sync == "auto":
+        from vasa3d.motion.closures import add_closures, closure_evidence
+
         try:
-            return recognize_phones(x16), "recognized"
+            return add_closures(recognize_phones(x16), closure_evidence(x16, features)), "recognized"
         except RuntimeError as e:
             log.info("phone recognition failed (%s); using acoustic lip sync", e)
     return acoustic_phones(features), "acoustic"

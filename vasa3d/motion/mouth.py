@@ -15,19 +15,37 @@ JAW_MAX = 0.4
 """jawOpen at full loudness (ARKit units; 1 = the rig's widest open jaw)."""
 ATTACK_S = 0.015
 RELEASE_S = 0.05
-SPEECH_HANGOVER_S = 0.2
-"""The mouth may move this long before and after audible speech (silent stop closures, releases)."""
+SPEECH_PREROLL_S = 0.05
+"""The mouth may start moving this long before audible speech (anticipatory opening; a silent stop closure before
+an utterance's first release)."""
+SPEECH_HANGOVER_S = 0.1
+"""The mouth may keep moving this long after audible speech (a final release), then settles to rest."""
+SPEECH_BRIDGE_S = 0.3
+"""Quiet stretches shorter than this inside speech (stop closures, short breaks) keep the mouth moving."""
+SPEECH_RAMP_S = 0.06
+"""Raised-cosine ramp between moving and rest, centred on the edges of the speech mask."""
 
 
 def speech_presence(features: AudioFeatures) -> np.ndarray:
-    """[F] float64 in [0, 1]: 1 within SPEECH_HANGOVER_S of any non-silent feature frame, exactly 0 in longer
-    silences, with 80 ms raised-cosine ramps between."""
-    from scipy.ndimage import binary_dilation, uniform_filter1d
+    """[F] float64 in [0, 1]: where the mouth may move. 1 from SPEECH_PREROLL_S before to SPEECH_HANGOVER_S after
+    any non-silent feature frame and across quiet gaps shorter than SPEECH_BRIDGE_S; exactly 0 in longer
+    silences; SPEECH_RAMP_S raised-cosine ramps between.
+
+    The short pre-roll and hangover make the lips settle soon after a phrase and stay still until just before the
+    next (real speakers' lips are still in pauses; THEval's silent-lip stability).
+    """
+    from scipy.ndimage import binary_closing, uniform_filter1d
 
     voiced = features.openness > 0
-    k = int(round(SPEECH_HANGOVER_S / HOP_S))
-    mask = binary_dilation(voiced, np.ones(2 * k + 1, bool)) if voiced.any() else voiced
-    ramp = max(1, int(round(0.08 / HOP_S)))
+    if not voiced.any():
+        return np.zeros(len(voiced))
+    before, after = int(round(SPEECH_PREROLL_S / HOP_S)), int(round(SPEECH_HANGOVER_S / HOP_S))
+    bridge = int(round(SPEECH_BRIDGE_S / HOP_S))
+    mask = binary_closing(np.pad(voiced, bridge), np.ones(bridge, bool))[bridge:-bridge]
+    idx = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    for start, stop in zip(idx[0::2], idx[1::2]):
+        mask[max(0, start - before):min(len(mask), stop + after)] = True
+    ramp = max(1, int(round(SPEECH_RAMP_S / HOP_S)))
     smooth = uniform_filter1d(mask.astype(np.float64), ramp, mode="nearest")
     return 0.5 - 0.5 * np.cos(np.pi * smooth)
 
