@@ -2,7 +2,7 @@
 the surfaces the builder places Gaussians on, so stray pieces (threads stretched by a deforming triangle, blobs
 floating off the skull, flaps under the chin) are found by a test rather than by eye.
 
-The surface is the union of the posed face mesh, the skull/hair shell ellipsoid, the eyeballs, the mouth interior
+The surface is the union of the posed face mesh, the head's skull and hair volume (`head.volume`), the eyeballs, the mouth interior
 (`vasa3d.head.mouth`), the neck cylinder and the torso plane (the camera-facing plane through the head centre that
 the builder lifts the torso onto), all posed like the Gaussians that ride on them (skin weights for the neck).
 Head frame at rest, metres.
@@ -43,7 +43,7 @@ class SurfaceAudit:
         head = avatar.head
         self.avatar = avatar
         self.tensors = AvatarTensors.from_avatar(avatar, "cpu")
-        shell = head.shell_centre + _sphere(4000) * head.shell_radii
+        shell = head.volume.samples(8000)[0]
         eyes = np.concatenate([c + _sphere(200) * 0.012 for c in head.eye_centres])
         mouth = np.concatenate([s.points for s in mouth_surfaces(head)])
         y0 = head.jaw_line_y - NECK_LENGTH_M - 0.1

@@ -32,6 +32,7 @@ MIN_OPACITY = 0.05
 TOWARD_VIEW = 0.6          # hair/ear disc normals are tilted this far (before normalising) towards the photo camera
 FACE_BLEND = 0.04          # hair/ear depth blends from the face edge's to the skull shell's over this share of the crop
 INTERIOR_MARGIN = 0.025   # "inside the person mask": this share of the crop from its edge
+OPAQUE_MASK = 0.9          # person-mask probability above which the photo shows the person opaque
 NECK_SHADE = 0.85          # the unseen neck: the face's median skin colour darkened by this
 __all__ = ["build_gaussians", "NECK_CENTRE_Z_M", "NECK_RADII_M"]
 
@@ -61,7 +62,7 @@ def build_gaussians(obs: FaceObservation, head: HeadModel, config: AvatarConfig 
              _body_gaussians(obs, head, cam, tri_id, bary, holes, config)]
     face_points = np.einsum("nk,nkd->nd", pixels.bary, head.face_photo[head.triangles[pixels.parent]])
     rigid.append(back_of_head(head, cam, rigid[-1], skin, config, face_points, pixels.colors,
-                              interior=_inside_mask(obs, cam, rigid[-1].means)))
+                              interior=_inside_mask(obs, cam, rigid[-1].means), opaque=obs.mask > OPAQUE_MASK))
     rigid.append(hidden_neck(head, cam, tri_id, neck))
     rigid.append(mouth_interior(head, mouth_palette(obs, holes["mouth"], skin)))
     return face, RigidGaussians.concatenate(rigid)
@@ -191,7 +192,7 @@ def _body_gaussians(obs, head, cam, tri_id, bary, holes, config) -> RigidGaussia
     yy, xx = np.nonzero(fg[::st, ::st])
     yy, xx = yy * st, xx * st
     dirs = cam.rays(np.stack([xx + 0.5 * st, yy + 0.5 * st], axis=1))
-    t_shell, hit = ray_ellipsoid(cam.centre, dirs, head.shell_centre, head.shell_radii)
+    t_shell, hit = head.volume.ray_hit(cam.centre, dirs)
     on_head = (cam.centre[1] + t_shell * dirs[:, 1]) > head.jaw_line_y
     toward_cam = -cam.R[2]                                     # head-frame direction towards the camera
     t_plane = cam.t[2] / (dirs @ cam.R[2])                     # plane through the head centre, facing the camera
@@ -200,8 +201,7 @@ def _body_gaussians(obs, head, cam, tri_id, bary, holes, config) -> RigidGaussia
     t_shell = _continue_face_depth(obs, head, cam, tri_id, bary, yy + 0.5 * st, xx + 0.5 * st, dirs, t_shell)
     t = np.where(on_head, t_shell, t_body)
     pts = cam.centre + t[:, None] * dirs
-    shell_n = (pts - head.shell_centre) / head.shell_radii ** 2
-    normals = _grid_normals(yy // st, xx // st, pts, on_head, shell_n / np.linalg.norm(shell_n, axis=1, keepdims=True),
+    normals = _grid_normals(yy // st, xx // st, pts, on_head, head.volume.normals(*head.volume.angles(pts)),
                             toward_cam)
     # Part way towards the view: grazing discs at the skull's silhouette would otherwise project to streaks (a
     # visible seam in the hair) in the photo's view.

@@ -19,6 +19,8 @@ BACK_THICKNESS = 0.6            # completed back-of-head Gaussians: thickness / 
                                # let the background through (a see-through "egg" behind the ear at yaw 30)
 SIDE_NEIGHBOURS = 12           # visible samples each unseen back-of-head point draws its colour from
 SIDE_REACH_M = 0.03             # ... fading into the crown's hair colour over this distance from them
+SIDE_JITTER_M = 0.008          # ... looked up from points jittered by this (standard deviation)
+SKIN_REACH_M = 0.008            # ... over this distance from skin-coloured ones
 SKIN_CHROMA_DISTANCE = 0.04     # a colour within this chromaticity distance of the skin's ...
 SKIN_BRIGHTNESS = (0.75, 1.4)   # ... and this range of its brightness is skin (scalp, forehead), not hair
 HAIR_MIN_SHARE = 0.2            # ... unless fewer than this share of the crown would be left (a bald head)
@@ -52,9 +54,9 @@ def hidden_neck(head: HeadModel, cam: Camera, tri_id: np.ndarray, color: np.ndar
 
 def back_of_head(head: HeadModel, cam: Camera, body: RigidGaussians, skin: np.ndarray, config: AvatarConfig,
                  face_points: np.ndarray | None = None, face_colors: np.ndarray | None = None,
-                 interior: np.ndarray | None = None) -> RigidGaussians:
-    """Complete the unseen back and sides of the skull: the points of the shell ellipsoid the photo camera cannot
-    see, coloured by carrying the visible head's colours backwards and shaded darker as they face away.
+                 interior: np.ndarray | None = None, opaque: np.ndarray | None = None) -> RigidGaussians:
+    """Complete the unseen back and sides of the head: the points of the head model's volume (`head.volume`,
+    skull and hair shaped from the person's outline) the photo camera cannot see, coloured by carrying the visible head's colours backwards and shaded darker as they face away.
 
     Args:
         head, cam: the head model and the photo camera.
@@ -64,6 +66,8 @@ def back_of_head(head: HeadModel, cam: Camera, body: RigidGaussians, skin: np.nd
         face_points, face_colors: float32 [M, 3] each, optional: the face pixels' points (head frame, metres) and
             colours, so the sides below the hair continue the cheeks and jaw.
         interior: bool [len(body)], optional: the body Gaussians well inside the person mask (see `hair_colours`).
+        opaque: bool [S, S], optional: the photo's pixels where the person is opaque; hidden points that project
+            elsewhere are dropped, so the completion never shows through the photo's soft outline (a pale ring).
     Method: each hidden point takes the colour of one of its `SIDE_NEIGHBOURS` nearest visible samples (a random
     one, mixed 40:60 with their mean, so the texture continues without blotches), fading into the crown's hair
     colour (`hair_colours`) over `SIDE_REACH_M` from the nearest sample: the side hair, ears and temples of the
@@ -73,18 +77,14 @@ def back_of_head(head: HeadModel, cam: Camera, body: RigidGaussians, skin: np.nd
     """
     from scipy.spatial import cKDTree
 
-    n = config.back_of_head_points
-    i = np.arange(n) + 0.5
-    phi = np.arccos(1 - 2 * i / n)
-    theta = np.pi * (1 + 5 ** 0.5) * i
-    unit = np.stack([np.sin(phi) * np.cos(theta), np.cos(phi), np.sin(phi) * np.sin(theta)], axis=1)
-    pts = head.shell_centre + unit * head.shell_radii
-    normals = unit / head.shell_radii
-    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    pts, normals, spacing = head.volume.samples(config.back_of_head_points)
     view = cam.centre - pts
     facing = np.einsum("ij,ij->i", normals, view / np.linalg.norm(view, axis=1, keepdims=True))
     keep = (facing < -0.05) & (pts[:, 1] > head.jaw_line_y + 0.02)   # hidden from the photo camera only
-    pts, normals, facing = pts[keep], normals[keep], facing[keep]
+    if opaque is not None:
+        px = np.clip(np.round(cam.project(pts)).astype(int), 0, opaque.shape[0] - 1)
+        keep &= opaque[px[:, 1], px[:, 0]]
+    pts, normals, facing, spacing = pts[keep], normals[keep], facing[keep], spacing[keep]
     hair = hair_colours(head, body, len(pts), skin=skin, interior=interior)
     visible = (body.part == PART_SKULL) & (body.opacities > 0.8)
     pool_p, pool_c = body.means[visible], body.colors[visible]
@@ -94,18 +94,23 @@ def back_of_head(head: HeadModel, cam: Camera, body: RigidGaussians, skin: np.nd
     if len(pool_p) >= SIDE_NEIGHBOURS:
         # eps: approximate neighbours (within 1.5x the true distance): hidden points lie far from the visible
         # samples, where an exact k-d search visits most of the tree (0.28 s -> 0.06 s; the colour is a blend anyway)
-        dist, idx = cKDTree(pool_p).query(pts, k=SIDE_NEIGHBOURS, eps=0.5)
+        # queried from jittered points, so neighbouring hidden points draw from different visible ones: the
+        # nearest-sample texture is otherwise constant along the way back from the outline (hair combed in stripes)
+        jitter = np.random.default_rng(2).normal(0.0, SIDE_JITTER_M, pts.shape)
+        dist, idx = cKDTree(pool_p).query(pts + jitter, k=SIDE_NEIGHBOURS, eps=0.5)
         pick = np.random.default_rng(1).integers(0, SIDE_NEIGHBOURS, len(pts))
         near = 0.4 * pool_c[idx[np.arange(len(pts)), pick]] + 0.6 * pool_c[idx].mean(axis=1)
-        w = np.clip(dist[:, 0] / SIDE_REACH_M, 0.0, 1.0)[:, None]
+        # skin (cheeks, ears) continues only `SKIN_REACH_M` round to the back, hair `SIDE_REACH_M`: behind the ears
+        # is hair, and skin carried far back reads as a pale egg behind a short-haired head
+        reach = np.where(_skin_like(pool_c[idx[:, 0]], skin), SKIN_REACH_M, SIDE_REACH_M)
+        w = np.clip(dist[:, 0] / reach, 0.0, 1.0)[:, None]
         colors = (1 - w) * near + w * hair
     else:
         eye_y = float(head.eye_centres[:, 1].mean())
         cheek = (pts[:, 1] < eye_y - 0.01) & (pts[:, 2] > head.shell_centre[2])
         colors = np.where(cheek[:, None], skin[None, :], hair)
     colors = colors * _away_shade(facing)[:, None]
-    spacing = np.sqrt(4 * np.pi * head.shell_radii.mean() ** 2 / n)
-    scales = np.tile(np.array([spacing, spacing, spacing * BACK_THICKNESS]), (len(pts), 1))
+    scales = np.stack([spacing, spacing, spacing * BACK_THICKNESS], axis=1)
     return RigidGaussians(means=pts.astype(np.float32), quats=disc_quats(normals), scales=scales.astype(np.float32),
                           colors=colors.astype(np.float32),
                           opacities=np.ones(len(pts), np.float32), part=np.full(len(pts), PART_SKULL, np.int8),
