@@ -142,6 +142,20 @@ def test_turned_views_show_no_gap_at_the_neck(obama_avatar):
                 assert alpha[y, x] > 0.98, (yaw, side, dy, alpha[y, x])
 
 
+def test_turned_views_show_the_body_down_to_the_frame_edge(obama_avatar):
+    """Yaw +-30 degrees: the bottom rows of the frame under the torso stay covered (no wedge of background under a
+    card cut at the photo's edge)."""
+    av = obama_avatar
+    g = av.rest()
+    t = [torch.from_numpy(np.ascontiguousarray(a)) for a in (g.means, g.quats, g.scales, g.opacities, g.colors)]
+    for yaw in (-0.52, 0.52):
+        viewmat = torch.from_numpy(orbit_viewmat(av.T_cam_from_head, yaw, 0.0))[None]
+        alpha = rasterize(*t, viewmat, torch.from_numpy(av.K)[None], av.size, av.size).alpha[0, ..., 0].numpy()
+        S = av.size
+        bottom = alpha[S - 4:, S // 4:3 * S // 4]
+        assert (bottom > 0.95).mean() > 0.98, (yaw, float((bottom > 0.95).mean()))
+
+
 def test_pose_and_expressions_commands(tmp_path, obama_path, obama_avatar, capsys):
     from vasa3d.cli import main
     from vasa3d.io import read_image

@@ -144,3 +144,18 @@ def test_head_volume_round_trips_and_older_models_get_the_skull(head):
     old = HeadModel.from_npz_dict({k: v for k, v in d.items() if "volume" not in k})
     top = old.volume.surface(np.float64([np.pi / 2]), np.float64([np.pi / 2]))[0]
     np.testing.assert_allclose(top, head.shell_centre + [0, head.shell_radii[1], 0], atol=1e-6)
+
+
+def test_torso_is_a_curved_body_rays_land_on():
+    from vasa3d.head.volume import TorsoBody
+
+    torso = TorsoBody.fitted(0.0, np.float32([1.0, 0.0, 0.1]), 0.2)
+    assert torso.half_depth < torso.half_width and abs(torso.right[1]) < 1e-7
+    origin = np.float64([0.0, 0.0, 1.2])
+    target = torso.surface(np.float64([-1.0, 0.0, 0.8]), np.float64([-0.2, -0.3, -0.25]))
+    dirs = (target - origin) / np.linalg.norm(target - origin, axis=1, keepdims=True)
+    t, hit = torso.ray_hit(origin, dirs)
+    assert hit.all()
+    np.testing.assert_allclose(origin + t[:, None] * dirs, target, atol=1e-6)
+    front, side = torso.surface(np.float64([0.0, 1.5]), np.float64([-0.3, -0.3]))
+    assert front @ torso.forward > side @ torso.forward + 0.05         # the sides curve back

@@ -5,7 +5,7 @@ camera ray (`lift`): face pixels onto the face-mesh triangle under them (bound b
 coordinates, GaussianAvatars-style, so they follow every expression; slivers along the lid and lip contours go to the
 nearest triangle), eye openings onto the eyeballs (`eyes`), hair and ears onto the skull ellipsoid (their depth
 blended into the face edge's, so nothing cracks open at the face's border when the head turns), neck and torso onto
-the neck cylinder or a camera-facing plane (skinned: the torso stays still). Unseen parts are completed: the skirt
+the neck cylinder or the head model's curved torso (skinned: the torso stays still). Unseen parts are completed: the skirt
 under the jaw (`skirt`), the back of the head, the neck all round and the mouth interior (`complete`).
 Method after VASA-3D's pixel-aligned Gaussian initialisation and GaussianHeadTalk's mesh-bound Gaussians.
 """
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from vasa3d.avatar.complete import NECK_CENTRE_Z_M, NECK_RADII_M, back_of_head, hidden_neck, mouth_interior, \
-    mouth_palette
+from vasa3d.avatar.complete import NECK_CENTRE_Z_M, NECK_RADII_M, back_of_head, hidden_neck, hidden_torso, \
+    mouth_interior, mouth_palette
 from vasa3d.avatar.eyes import eye_gaussians, lash_gaussians
 from vasa3d.avatar.lips import lip_line_gaussians
 from vasa3d.avatar.matting import unmix_edges
@@ -62,8 +62,10 @@ def build_gaussians(obs: FaceObservation, head: HeadModel, config: AvatarConfig 
              _body_gaussians(obs, head, cam, tri_id, bary, holes, config)]
     face_points = np.einsum("nk,nkd->nd", pixels.bary, head.face_photo[head.triangles[pixels.parent]])
     rigid.append(back_of_head(head, cam, rigid[-1], skin, config, face_points, pixels.colors,
-                              interior=_inside_mask(obs, cam, rigid[-1].means), opaque=obs.mask > OPAQUE_MASK))
+                              interior=_inside_mask(obs, cam, rigid[-1].means), opaque=obs.mask > OPAQUE_MASK,
+                              free=tri_id < 0))
     rigid.append(hidden_neck(head, cam, tri_id, neck))
+    rigid.append(hidden_torso(head, cam, rigid[2], obs.mask > OPAQUE_MASK, tri_id < 0, obs.size))
     rigid.append(mouth_interior(head, mouth_palette(obs, holes["mouth"], skin)))
     return face, RigidGaussians.concatenate(rigid)
 
@@ -185,7 +187,7 @@ def _mouth_hole_gaussians(obs, head, cam, holes, tri_id) -> RigidGaussians:
 def _body_gaussians(obs, head, cam, tri_id, bary, holes, config) -> RigidGaussians:
     """Hair, ears, neck, torso. Above the jaw line: on the skull ellipsoid where the ray hits it, else at the ray's
     closest approach to it (continuous with the silhouette, so big hair does not split off when the head turns).
-    Below: a camera-facing plane through the head centre, skinned so the torso stays still. Pixels on the person
+    Below: the neck cylinder or the curved torso (`head.torso`), skinned so the torso stays still. Pixels on the person
     mask's edge are unmixed from the background plate (`matting.unmix_edges`: no fringe of the old background)."""
     st = config.body_stride
     fg = (obs.mask > 0.5) & (tri_id < 0) & ~holes["eye_r"] & ~holes["eye_l"] & ~holes["mouth"]
@@ -195,7 +197,7 @@ def _body_gaussians(obs, head, cam, tri_id, bary, holes, config) -> RigidGaussia
     t_shell, hit = head.volume.ray_hit(cam.centre, dirs)
     on_head = (cam.centre[1] + t_shell * dirs[:, 1]) > head.jaw_line_y
     toward_cam = -cam.R[2]                                     # head-frame direction towards the camera
-    t_plane = cam.t[2] / (dirs @ cam.R[2])                     # plane through the head centre, facing the camera
+    t_plane, _ = head.torso.ray_hit(cam.centre, dirs)          # the curved torso
     t_neck, on_neck = _ray_neck(cam.centre, dirs, head)
     t_body = np.where(on_neck & (t_neck < t_plane), t_neck, t_plane)
     t_shell = _continue_face_depth(obs, head, cam, tri_id, bary, yy + 0.5 * st, xx + 0.5 * st, dirs, t_shell)

@@ -17,6 +17,10 @@ from vasa3d.head.mouth import SAMPLE_STEP_M, THICKNESS, mouth_surfaces
 BACK_THICKNESS = 0.6            # completed back-of-head Gaussians: thickness / spacing. Seen only in turned views,
                                # and there at grazing angles near the silhouette, where thin discs turn edge-on and
                                # let the background through (a see-through "egg" behind the ear at yaw 30)
+GRAZING_FACING = 0.35           # surface the photo sees at more than ~70 degrees from its normal is completed too ...
+GRAZING_INSET_M = 0.004         # ... this far under the photo's pixels
+TORSO_STEP_M = 0.006            # spacing of the completed torso's Gaussians
+RIM_THETA = 1.45                # radians: the torso's outline as the photo camera sees it (about its side)
 SIDE_NEIGHBOURS = 12           # visible samples each unseen back-of-head point draws its colour from
 SIDE_REACH_M = 0.03             # ... fading into the crown's hair colour over this distance from them
 SIDE_JITTER_M = 0.008          # ... looked up from points jittered by this (standard deviation)
@@ -52,9 +56,61 @@ def hidden_neck(head: HeadModel, cam: Camera, tri_id: np.ndarray, color: np.ndar
                           part=np.full(n, PART_BODY, np.int8), skin=head.skin_weights(pts))
 
 
+def hidden_torso(head: HeadModel, cam: Camera, body: RigidGaussians, opaque: np.ndarray, free: np.ndarray,
+                 size: int) -> RigidGaussians:
+    """Complete the torso (`head.torso`) where the photo cannot show it: its sides round to the back, the band the
+    photo sees at grazing angles, and what lies beyond the crop's bottom and side edges (down to the torso's
+    `bottom_y`), so a turned view shows a curved body, not a cut edge or the background under a card.
+
+    Args:
+        head, cam: the head model and the photo camera; body: the rigid Gaussians lifted from the photo (its
+            `PART_BODY` ones are the visible torso and neck); opaque: bool [S, S] the photo's opaque person pixels;
+            free: bool [S, S] pixels the face mesh does not cover; size: S.
+    Method: each sample of the torso below the jaw line has an anchor pixel: its own where the photo sees it, the
+    torso's outline at its height where hidden, the crop's bottom row where below it; it is kept where the anchor is
+    opaque person (so the shoulders' shape follows the photo) and, where the photo sees it, when it lies under the
+    photo's own Gaussians there. Colours come from the nearest visible torso Gaussians (jittered look-up, as
+    `back_of_head`), shaded darker round the back.
+    """
+    from scipy.spatial import cKDTree
+
+    torso = head.torso
+    top = head.jaw_line_y - 0.5 * NECK_LENGTH_M
+    step = TORSO_STEP_M
+    theta, y = np.meshgrid(np.arange(-np.pi, np.pi, step / torso.half_width), np.arange(torso.bottom_y, top, step))
+    theta, y = theta.ravel(), y.ravel()
+    pts, normals = torso.surface(theta, y), torso.normals(theta)
+    view = cam.centre - pts
+    facing = np.einsum("ij,ij->i", normals, view / np.linalg.norm(view, axis=1, keepdims=True))
+    rim = np.clip(theta, -RIM_THETA, RIM_THETA)
+    anchor = cam.project(torso.surface(np.where(facing < GRAZING_FACING, rim, theta), y))
+    below = (anchor[:, 1] > size - 1) | (anchor[:, 0] < 0) | (anchor[:, 0] > size - 1)   # beyond the crop
+    ax = np.clip(np.round(anchor).astype(int), 0, size - 1)
+    keep = opaque[ax[:, 1], ax[:, 0]] & free[ax[:, 1], ax[:, 0]] & ((facing < GRAZING_FACING) | below)
+    pts = np.where((facing >= 0)[:, None], pts - GRAZING_INSET_M * normals, pts)
+    visible = (body.part == PART_BODY) & (body.opacities > 0.8)
+    seen = (facing >= -0.05) & ~below
+    keep &= ~seen | _behind(cam, pts, body.means[visible], GRAZING_INSET_M)
+    pts, normals, facing = pts[keep], normals[keep], facing[keep]
+    if len(pts) == 0 or visible.sum() < SIDE_NEIGHBOURS:
+        return RigidGaussians(means=np.zeros((0, 3), np.float32), quats=np.zeros((0, 4), np.float32),
+                              scales=np.zeros((0, 3), np.float32), colors=np.zeros((0, 3), np.float32),
+                              opacities=np.zeros(0, np.float32), part=np.zeros(0, np.int8), skin=np.zeros(0, np.float32))
+    jitter = np.random.default_rng(3).normal(0.0, SIDE_JITTER_M, pts.shape)
+    _, idx = cKDTree(body.means[visible]).query(pts + jitter, k=SIDE_NEIGHBOURS, eps=0.5)
+    pool = body.colors[visible]
+    colors = (0.4 * pool[idx[:, 0]] + 0.6 * pool[idx].mean(axis=1)) * _away_shade(facing)[:, None]
+    n = len(pts)
+    return RigidGaussians(means=pts.astype(np.float32), quats=disc_quats(normals),
+                          scales=np.tile(np.float32([step, step, step * BACK_THICKNESS]), (n, 1)),
+                          colors=colors.astype(np.float32), opacities=np.ones(n, np.float32),
+                          part=np.full(n, PART_BODY, np.int8), skin=head.skin_weights(pts))
+
+
 def back_of_head(head: HeadModel, cam: Camera, body: RigidGaussians, skin: np.ndarray, config: AvatarConfig,
                  face_points: np.ndarray | None = None, face_colors: np.ndarray | None = None,
-                 interior: np.ndarray | None = None, opaque: np.ndarray | None = None) -> RigidGaussians:
+                 interior: np.ndarray | None = None, opaque: np.ndarray | None = None,
+                 free: np.ndarray | None = None) -> RigidGaussians:
     """Complete the unseen back and sides of the head: the points of the head model's volume (`head.volume`,
     skull and hair shaped from the person's outline) the photo camera cannot see, coloured by carrying the visible head's colours backwards and shaded darker as they face away.
 
@@ -68,6 +124,9 @@ def back_of_head(head: HeadModel, cam: Camera, body: RigidGaussians, skin: np.nd
         interior: bool [len(body)], optional: the body Gaussians well inside the person mask (see `hair_colours`).
         opaque: bool [S, S], optional: the photo's pixels where the person is opaque; hidden points that project
             elsewhere are dropped, so the completion never shows through the photo's soft outline (a pale ring).
+        free: bool [S, S], optional (with `opaque`): pixels the face mesh does not cover. Where given, the band
+            the photo sees at grazing angles (`GRAZING_FACING`) is completed too, `GRAZING_INSET_M` under the
+            surface, where it projects onto opaque free pixels.
     Method: each hidden point takes the colour of one of its `SIDE_NEIGHBOURS` nearest visible samples (a random
     one, mixed 40:60 with their mean, so the texture continues without blotches), fading into the crown's hair
     colour (`hair_colours`) over `SIDE_REACH_M` from the nearest sample: the side hair, ears and temples of the
@@ -80,10 +139,20 @@ def back_of_head(head: HeadModel, cam: Camera, body: RigidGaussians, skin: np.nd
     pts, normals, spacing = head.volume.samples(config.back_of_head_points)
     view = cam.centre - pts
     facing = np.einsum("ij,ij->i", normals, view / np.linalg.norm(view, axis=1, keepdims=True))
-    keep = (facing < -0.05) & (pts[:, 1] > head.jaw_line_y + 0.02)   # hidden from the photo camera only
+    hidden = facing < -0.05
+    keep = (facing < GRAZING_FACING) & (pts[:, 1] > head.jaw_line_y + 0.02)
     if opaque is not None:
         px = np.clip(np.round(cam.project(pts)).astype(int), 0, opaque.shape[0] - 1)
         keep &= opaque[px[:, 1], px[:, 0]]
+        if free is not None:
+            keep &= hidden | free[px[:, 1], px[:, 0]]
+    else:
+        keep &= hidden
+    # the grazing band under the photo's own (sparse, slanted) pixels: tucked behind them, so the photo's view is
+    # unchanged and a turned view shows this surface between them instead of the background through stripes
+    pts = np.where(hidden[:, None], pts, pts - GRAZING_INSET_M * normals)
+    if free is not None and opaque is not None:
+        keep &= hidden | _behind(cam, pts, body.means[body.part == PART_SKULL], GRAZING_INSET_M)
     pts, normals, facing, spacing = pts[keep], normals[keep], facing[keep], spacing[keep]
     hair = hair_colours(head, body, len(pts), skin=skin, interior=interior)
     visible = (body.part == PART_SKULL) & (body.opacities > 0.8)
@@ -115,6 +184,18 @@ def back_of_head(head: HeadModel, cam: Camera, body: RigidGaussians, skin: np.nd
                           colors=colors.astype(np.float32),
                           opacities=np.ones(len(pts), np.float32), part=np.full(len(pts), PART_SKULL, np.int8),
                           skin=np.ones(len(pts), np.float32))
+
+
+def _behind(cam: Camera, points: np.ndarray, lifted: np.ndarray, margin: float) -> np.ndarray:
+    """bool [N]: head-frame `points` [N, 3] at least `margin` metres deeper (photo camera depth) than the lifted
+    photo Gaussian `lifted` [M, 3] nearest to them in the photo's image (none lifted: all True)."""
+    from scipy.spatial import cKDTree
+
+    if len(lifted) == 0:
+        return np.ones(len(points), bool)
+    depth = lambda p: (p @ cam.R.T + cam.t)[:, 2]  # noqa: E731
+    _, i = cKDTree(cam.project(lifted)).query(cam.project(points))
+    return depth(points) >= depth(lifted)[i] + margin
 
 
 def _away_shade(facing: np.ndarray) -> np.ndarray:

@@ -30,6 +30,7 @@ HEAD_SHAPES = {"face_rest": (NUM_FACE_VERTICES, 3), "face_photo": (NUM_FACE_VERT
                "neck_pivot": (3,), "jaw_line_y": ()}
 VOLUME_SHAPES = {"volume_centre": (3,), "volume_view_from_head": (3, 3), "volume_lateral": (None,),
                  "volume_front": (None,), "volume_back": (None,)}   # optional: avatars saved before it lack them
+TORSO_SHAPES = {"torso_axis": (3,), "torso_right": (3,), "torso_radii": (2,), "torso_bottom_y": ()}   # ... and these
 V1_LASH_EDGE_LINE = 3     # format 1's `lash` value for the inner-lip lines (1, 2: right/left lash lines)
 
 
@@ -116,6 +117,8 @@ def _head(data: dict):
         arrays.update({f"head_{k}": _array(data, f"head_{k}", shape) for k, shape in VOLUME_SHAPES.items()})
         if not len(arrays["head_volume_lateral"]) == len(arrays["head_volume_front"]) == len(arrays["head_volume_back"]):
             raise ValueError("the head volume's profiles differ in length")
+    if "head_torso_radii" in data:
+        arrays.update({f"head_{k}": _array(data, f"head_{k}", shape) for k, shape in TORSO_SHAPES.items()})
     if len(arrays["head_rig_names"]) != len(arrays["head_rig_deltas"]):
         raise ValueError("the rig has a different number of names and blendshapes")
     return HeadModel.from_npz_dict(arrays)

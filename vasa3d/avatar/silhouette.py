@@ -10,13 +10,16 @@ import numpy as np
 from vasa3d.avatar.lift import Camera
 from vasa3d.face.analysis import FaceObservation
 from vasa3d.head.model import HeadModel
-from vasa3d.head.volume import NUM_AZIMUTHS, HeadVolume, azimuths, circular_smooth, ellipse_radius
+from vasa3d.head.volume import NUM_AZIMUTHS, HeadVolume, TorsoBody, azimuths, circular_smooth, ellipse_radius
 
 MASK_LEVEL = 0.5            # person-mask probability above which a pixel is the person
 INSET = 0.02                # the volume's outline lies this share of the crop inside the mask's edge, so the
                             # completed back stays behind the photo's opaque pixels (not in their soft fringe)
 MASK_CLOSE_PX = 5           # gaps in the mask narrower than this (stray hairs, a thin background gap) are closed
 MARCH_STEP_PX = 0.5
+TORSO_BELOW = 0.3                     # the torso reaches this share of the crop's height below the photo's view
+SHOULDER_HALF_WIDTH_M = (0.12, 0.3)   # the measured shoulders' half-width is kept in this range
+SHOULDER_ROWS_BELOW_JAW_M = 0.06      # shoulders are measured on the mask's rows this far below the jaw line
 PROFILE_SMOOTH_RAD = 0.05   # the profile is averaged over this half-window after a median over 3x that
 
 
@@ -65,3 +68,22 @@ def head_volume(obs: FaceObservation, head: HeadModel, cam: Camera | None = None
     lateral = ndi.median_filter(lateral, size=2 * h + 1, mode="wrap")
     lateral = circular_smooth(lateral, PROFILE_SMOOTH_RAD)
     return HeadVolume.from_silhouette(centre, view, head.shell_radii, lateral)
+
+
+def torso_body(obs: FaceObservation, head: HeadModel, cam: Camera | None = None) -> TorsoBody:
+    """The `TorsoBody` of the person in the photo `obs`: as wide as the person mask's widest row more than
+    `SHOULDER_ROWS_BELOW_JAW_M` below the jaw line (the farther side from the neck's axis, so a shoulder cut off by
+    the crop does not narrow it), in metres at the head centre's depth, within `SHOULDER_HALF_WIDTH_M`; reaching
+    `TORSO_BELOW` of the crop's height below the photo's view (so a turned view shows no cut edge)."""
+    cam = cam or Camera(obs)
+    view = view_from_head(cam)
+    neck = np.float64([head.shell_centre[0], head.jaw_line_y - SHOULDER_ROWS_BELOW_JAW_M, 0.0])
+    (u0, v0), = cam.project(neck[None])
+    m_per_px = float((cam.R @ neck + cam.t)[2]) / cam.focal
+    rows = (obs.mask[int(np.clip(np.ceil(v0), 0, obs.size)):] > MASK_LEVEL)
+    cols = np.flatnonzero(rows.any(axis=0))
+    half = max(u0 - cols.min(), cols.max() + 1 - u0) * m_per_px if len(cols) else SHOULDER_HALF_WIDTH_M[0]
+    crop_height_m = obs.size * float((cam.R @ head.neck_pivot + cam.t)[2]) / cam.focal
+    bottom = head.jaw_line_y - (1 + TORSO_BELOW) * crop_height_m
+    return TorsoBody.fitted(float(head.shell_centre[0]), view[0], float(np.clip(half, *SHOULDER_HALF_WIDTH_M)),
+                            bottom)

@@ -178,3 +178,86 @@ def _interp_periodic(alpha: np.ndarray, profile: np.ndarray) -> np.ndarray:
     i0 = np.floor(x).astype(int) % n
     w = x - np.floor(x)
     return (1 - w) * profile[i0] + w * profile[(i0 + 1) % n]
+
+
+TORSO_FRONT_M = 0.02            # the torso's front, at the middle, lies this far in front of the head centre
+TORSO_DEPTH_SHARE = 0.5         # half-depth of the torso over its half-width ...
+TORSO_DEPTH_RANGE_M = (0.07, 0.12)   # ... within this range
+DEFAULT_TORSO_BOTTOM_M = -0.6        # the torso's lowest height (head frame) where the photo's view does not set it
+
+
+@dataclass
+class TorsoBody:
+    """Neck down, the body as a curved surface: a vertical elliptic cylinder (axis along the head frame's +y)
+    through `axis` [3], half-width `half_width` along the horizontal `right` [3] (the photo's right, levelled) and
+    half-depth `half_depth` along `forward` = right x up (towards the photo camera), reaching down to the height
+    `bottom_y` (below the photo's view). Head frame at rest, metres.
+
+    Its points are axis + W sin(theta) right + D cos(theta) forward + y up, theta = 0 facing the camera.
+    """
+
+    axis: np.ndarray
+    right: np.ndarray
+    half_width: float
+    half_depth: float
+    bottom_y: float = DEFAULT_TORSO_BOTTOM_M
+
+    @property
+    def forward(self) -> np.ndarray:
+        """float [3] the horizontal direction the torso's front faces (right x up)."""
+        return np.cross(self.right, np.float64([0.0, 1.0, 0.0]))
+
+    @classmethod
+    def fitted(cls, neck_x: float, right: np.ndarray, half_width: float,
+               bottom_y: float = DEFAULT_TORSO_BOTTOM_M) -> "TorsoBody":
+        """The torso of shoulders `half_width` metres either side of the neck's axis at x = `neck_x`, levelled
+        `right` [3], with `TORSO_DEPTH_SHARE` of that as its half-depth and its front `TORSO_FRONT_M` in front of
+        the head centre, down to `bottom_y`."""
+        right = np.float64([right[0], 0.0, right[2]])
+        right /= max(np.linalg.norm(right), 1e-9)
+        depth = float(np.clip(TORSO_DEPTH_SHARE * half_width, *TORSO_DEPTH_RANGE_M))
+        forward = np.cross(right, np.float64([0.0, 1.0, 0.0]))
+        axis = np.float64([neck_x, 0.0, 0.0]) + (TORSO_FRONT_M - depth) * forward
+        return cls(axis=axis.astype(np.float32), right=right.astype(np.float32), half_width=float(half_width),
+                   half_depth=depth, bottom_y=float(bottom_y))
+
+    def surface(self, theta: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """float [N, 3] the points at angles `theta` [N] (radians, 0 facing the camera, +pi/2 at `right`) and
+        heights `y` [N] (head frame, metres)."""
+        p = (self.axis[None] + self.half_width * np.sin(theta)[:, None] * self.right
+             + self.half_depth * np.cos(theta)[:, None] * self.forward)
+        p[:, 1] = y
+        return p
+
+    def normals(self, theta: np.ndarray) -> np.ndarray:
+        """float [N, 3] unit outward normals at angles `theta` [N]."""
+        n = (np.sin(theta)[:, None] / self.half_width * self.right
+             + np.cos(theta)[:, None] / self.half_depth * self.forward)
+        return n / np.linalg.norm(n, axis=1, keepdims=True)
+
+    def ray_hit(self, origin: np.ndarray, dirs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """First hit of rays from `origin` [3] along unit `dirs` [N, 3]: (t [N] metres, hit bool [N]); a ray that
+        misses gets its closest approach to the cylinder's axis plane (the torso's outline)."""
+        basis = np.stack([self.right / self.half_width, self.forward / self.half_depth]).astype(np.float64)
+        o = basis @ (np.asarray(origin, np.float64) - self.axis)          # [2] in units of the radii
+        d = dirs @ basis.T                                                # [N, 2]
+        a = (d * d).sum(1)
+        b = 2 * d @ o
+        c = o @ o - 1.0
+        disc = b * b - 4 * a * c
+        t_hit = (-b - np.sqrt(np.maximum(disc, 0))) / (2 * np.maximum(a, 1e-12))
+        t_near = -(d @ o) / np.maximum(a, 1e-12)
+        return np.where(disc > 0, t_hit, t_near), disc > 0
+
+    def to_npz_dict(self, prefix: str) -> dict[str, np.ndarray]:
+        """Flat arrays for `np.savez` (see `from_npz_dict`)."""
+        return {f"{prefix}axis": self.axis, f"{prefix}right": self.right,
+                f"{prefix}radii": np.float32([self.half_width, self.half_depth]),
+                f"{prefix}bottom_y": np.float32(self.bottom_y)}
+
+    @classmethod
+    def from_npz_dict(cls, d, prefix: str) -> "TorsoBody":
+        """Inverse of `to_npz_dict`; KeyError on a missing array."""
+        radii = np.asarray(d[f"{prefix}radii"], np.float32)
+        return cls(axis=np.asarray(d[f"{prefix}axis"], np.float32), right=np.asarray(d[f"{prefix}right"], np.float32),
+                   half_width=float(radii[0]), half_depth=float(radii[1]), bottom_y=float(d[f"{prefix}bottom_y"]))
