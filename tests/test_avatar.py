@@ -156,6 +156,40 @@ def test_turned_views_show_the_body_down_to_the_frame_edge(obama_avatar):
         assert (bottom > 0.95).mean() > 0.98, (yaw, float((bottom > 0.95).mean()))
 
 
+def test_head_volume_is_shaped_by_the_person_mask(obama_path, obama_avatar):
+    """The head volume's outline, seen from the photo camera, follows the person mask above the ears: its rim lies
+    on the person, and a little way out from it is background."""
+    from vasa3d.avatar.lift import Camera
+
+    obs = analyze_face(read_image(obama_path))
+    cam, vol = Camera(obs), obama_avatar.head.volume
+    alpha = np.linspace(0.35, np.pi - 0.35, 40)
+    rim = vol.surface(alpha, np.full(40, np.pi / 2))
+
+    def on_person(points):
+        px = np.clip(np.round(cam.project(points)).astype(int), 0, obs.size - 1)
+        return obs.mask[px[:, 1], px[:, 0]] > 0.5
+
+    out = vol.centre + 1.12 * (rim - vol.centre)
+    assert on_person(rim).all()
+    assert (~on_person(out)).mean() > 0.8
+
+
+def test_background_the_mask_took_in_at_its_edge_is_found():
+    from vasa3d.avatar.matting import background_like_edges
+
+    S = 200                                                          # the band is 6 px
+    yy, xx = np.mgrid[:S, :S]
+    r = np.hypot(yy - 100, xx - 100)
+    person, back = np.float32([0.3, 0.2, 0.1]), np.float32([0.8, 0.85, 0.9])
+    image = np.where((r < 60)[..., None], person, back).astype(np.float32)
+    mask = np.clip(64 - r, 0, 1).astype(np.float32)                 # 4 px too generous
+    plate = np.broadcast_to(back, image.shape).astype(np.float32)
+    ys, xs = np.nonzero(mask > 0.5)
+    flagged = background_like_edges(image, mask, plate, ys, xs, image[ys, xs])
+    assert flagged[r[ys, xs] > 60.5].all() and not flagged[r[ys, xs] < 59.5].any()
+
+
 def test_pose_and_expressions_commands(tmp_path, obama_path, obama_avatar, capsys):
     from vasa3d.cli import main
     from vasa3d.io import read_image

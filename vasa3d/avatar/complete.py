@@ -152,7 +152,8 @@ def back_of_head(head: HeadModel, cam: Camera, body: RigidGaussians, skin: np.nd
     # unchanged and a turned view shows this surface between them instead of the background through stripes
     pts = np.where(hidden[:, None], pts, pts - GRAZING_INSET_M * normals)
     if free is not None and opaque is not None:
-        keep &= hidden | _behind(cam, pts, body.means[body.part == PART_SKULL], GRAZING_INSET_M)
+        pushed = _push_behind(cam, pts, body.means[body.part == PART_SKULL], GRAZING_INSET_M)
+        pts = np.where(hidden[:, None], pts, pushed)
     pts, normals, facing, spacing = pts[keep], normals[keep], facing[keep], spacing[keep]
     hair = hair_colours(head, body, len(pts), skin=skin, interior=interior)
     visible = (body.part == PART_SKULL) & (body.opacities > 0.8)
@@ -196,6 +197,21 @@ def _behind(cam: Camera, points: np.ndarray, lifted: np.ndarray, margin: float) 
     depth = lambda p: (p @ cam.R.T + cam.t)[:, 2]  # noqa: E731
     _, i = cKDTree(cam.project(lifted)).query(cam.project(points))
     return depth(points) >= depth(lifted)[i] + margin
+
+
+def _push_behind(cam: Camera, points: np.ndarray, lifted: np.ndarray, margin: float) -> np.ndarray:
+    """float [N, 3]: head-frame `points` [N, 3] moved along the photo camera's rays, where needed, to at least
+    `margin` metres deeper than the lifted photo Gaussian `lifted` [M, 3] nearest to them in the photo's image, so
+    the photo's view keeps showing its own Gaussians in front of them."""
+    if len(lifted) == 0:
+        return points
+    from scipy.spatial import cKDTree
+
+    depth = lambda p: (p @ cam.R.T + cam.t)[:, 2]  # noqa: E731
+    _, i = cKDTree(cam.project(lifted)).query(cam.project(points))
+    z, z_min = depth(points), depth(lifted)[i] + margin
+    scale = np.maximum(z_min / np.maximum(z, 1e-6), 1.0)[:, None]          # along the ray from the camera centre
+    return cam.centre + (points - cam.centre) * scale
 
 
 def _away_shade(facing: np.ndarray) -> np.ndarray:

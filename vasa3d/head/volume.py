@@ -24,6 +24,9 @@ import numpy as np
 NUM_AZIMUTHS = 180              # samples of the silhouette profile over the full turn
 HAIR_DEPTH_SHARE = 0.8          # hair standing out this far beyond the skull's outline adds this share of it behind
 FRONT_DEPTH_SHARE = 0.3         # ... and this share in front (hair over the temples)
+BACK_SHARE = 0.9                # the skull reaches this share of its ellipsoid's depth behind the centre (head
+                                # length ~0.19-0.20 m from the glabella, Farkas 1994)
+NAPE_TAPER = 0.4                # ... and this much less straight down (the nape)
 DEPTH_SMOOTH_RAD = 0.45         # the hair's depth follows its width smoothed over this half-window (no ridges)
 LATERAL_RANGE = (0.85, 3.0)     # the silhouette profile is kept within these multiples of the skull's outline
 
@@ -67,7 +70,7 @@ class HeadVolume:
                 at the centre's depth (A equally spaced azimuths from 0).
         Method: the profile is clipped to `LATERAL_RANGE` times the skull's outline; what stands out beyond the
         skull (hair, ears) is smoothed over `DEPTH_SMOOTH_RAD` and adds `HAIR_DEPTH_SHARE` of itself behind the
-        skull and `FRONT_DEPTH_SHARE` in front.
+        skull (`skull_back`) and `FRONT_DEPTH_SHARE` in front.
         """
         alpha = azimuths(len(lateral))
         skull = ellipse_radius(alpha, float(skull_radii[0]), float(skull_radii[1]))
@@ -76,7 +79,7 @@ class HeadVolume:
         depth = float(skull_radii[2])
         return cls(centre=np.asarray(centre, np.float32), view_from_head=np.asarray(view_from_head, np.float32),
                    lateral=lateral.astype(np.float32), front=(depth + FRONT_DEPTH_SHARE * extra).astype(np.float32),
-                   back=(depth + HAIR_DEPTH_SHARE * extra).astype(np.float32))
+                   back=(skull_back(alpha, depth) + HAIR_DEPTH_SHARE * extra).astype(np.float32))
 
     def radii(self, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(lateral, front, back), each float [N], at azimuths `alpha` [N] (radians; periodic linear interpolation)."""
@@ -152,6 +155,13 @@ class HeadVolume:
         """Inverse of `to_npz_dict`; KeyError on a missing array."""
         return cls(**{k: np.asarray(d[f"{prefix}{k}"], np.float32)
                       for k in ("centre", "view_from_head", "lateral", "front", "back")})
+
+
+def skull_back(alpha: np.ndarray, depth: float) -> np.ndarray:
+    """float [N] the skull's depth behind its centre at azimuths `alpha` [N]: `BACK_SHARE` of the ellipsoid's
+    `depth` at and above the ears, tapering by `NAPE_TAPER` towards straight down, where the occiput curves into
+    the nape (so a short-haired head shows no block of hair behind the jaw when it turns)."""
+    return BACK_SHARE * depth * (1 - NAPE_TAPER * np.maximum(-np.sin(alpha), 0.0) ** 2)
 
 
 def azimuths(n: int) -> np.ndarray:
