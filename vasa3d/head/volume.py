@@ -23,7 +23,10 @@ import numpy as np
 
 NUM_AZIMUTHS = 180              # samples of the silhouette profile over the full turn
 HAIR_DEPTH_SHARE = 0.8          # hair standing out this far beyond the skull's outline adds this share of it behind
-FRONT_DEPTH_SHARE = 0.3         # ... and this share in front (hair over the temples)
+FRONT_DEPTH_SHARE = 0.2         # ... and this share in front (hair over the temples)
+FRONT_SHARE = 0.7               # the volume's front half has this share of the skull ellipsoid's depth: seen from
+                                # above the skull is an ovoid, narrower in front of the ears than behind them, and an
+                                # ellipse as deep as the back puts hair beside the face too far forward
 BACK_SHARE = 0.9                # the skull reaches this share of its ellipsoid's depth behind the centre (head
                                 # length ~0.19-0.20 m from the glabella, Farkas 1994)
 NAPE_TAPER = 0.4                # ... and this much less straight down (the nape)
@@ -70,7 +73,7 @@ class HeadVolume:
                 at the centre's depth (A equally spaced azimuths from 0).
         Method: the profile is clipped to `LATERAL_RANGE` times the skull's outline; what stands out beyond the
         skull (hair, ears) is smoothed over `DEPTH_SMOOTH_RAD` and adds `HAIR_DEPTH_SHARE` of itself behind the
-        skull (`skull_back`) and `FRONT_DEPTH_SHARE` in front.
+        skull (`skull_back`) and `FRONT_DEPTH_SHARE` in front (of `FRONT_SHARE` of the ellipsoid's depth).
         """
         alpha = azimuths(len(lateral))
         skull = ellipse_radius(alpha, float(skull_radii[0]), float(skull_radii[1]))
@@ -78,7 +81,8 @@ class HeadVolume:
         extra = circular_smooth(np.maximum(lateral - skull, 0.0), DEPTH_SMOOTH_RAD)
         depth = float(skull_radii[2])
         return cls(centre=np.asarray(centre, np.float32), view_from_head=np.asarray(view_from_head, np.float32),
-                   lateral=lateral.astype(np.float32), front=(depth + FRONT_DEPTH_SHARE * extra).astype(np.float32),
+                   lateral=lateral.astype(np.float32),
+                   front=(FRONT_SHARE * depth + FRONT_DEPTH_SHARE * extra).astype(np.float32),
                    back=(skull_back(alpha, depth) + HAIR_DEPTH_SHARE * extra).astype(np.float32))
 
     def radii(self, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
