@@ -27,6 +27,7 @@ SIDE_JITTER_M = 0.008          # ... looked up from points jittered by this (sta
 SKIN_REACH_M = 0.008            # ... over this distance from skin-coloured ones
 SKIN_CHROMA_DISTANCE = 0.04     # a colour within this chromaticity distance of the skin's ...
 SKIN_BRIGHTNESS = (0.75, 1.4)   # ... and this range of its brightness is skin (scalp, forehead), not hair
+RIM_COS = 0.35                  # the head volume's outline: |cos| of the angle from the photo's view axis below this
 HAIR_MIN_SHARE = 0.2            # ... unless fewer than this share of the crown would be left (a bald head)
 BACK_SHADE = 0.72               # the unseen back is this much darker than the photo's silhouette
 
@@ -225,17 +226,27 @@ def hair_colours(head: HeadModel, body: RigidGaussians, n: int, seed: int = 0, s
     """float32 [n, 3] colours for unseen hair, drawn from the photo's crown, each mixed 30:70 with the crown's median
     so the texture is hair-like but not blotchy.
 
-    The crown is the opaque skull Gaussians of `body` above the top of the face mesh; of those, the ones flagged in
+    The crown is the opaque skull Gaussians of `body` above the top of the face mesh or on the head volume's
+    outline above the eyes (`RIM_COS`: the side hair, which continues round the back, where the top of the crown
+    is often lit scalp); of those, the ones flagged in
     `interior` (bool [len(body)], optional: well inside the person mask, so no background at the mask's edge) and,
     where enough remain (`HAIR_MIN_SHARE`), the ones not skin-coloured (`_skin_like` to `skin` [3]: a high forehead
-    or a thin crown's scalp is not the hair colour). Falls back to all skull Gaussians, then to dark brown.
+    or a thin crown's scalp is not the hair colour), and of those the darker half (the lit crown's highlights are
+    not the colour of the unseen back). Falls back to all skull Gaussians, then to dark brown.
     """
     skull = (body.part == PART_SKULL) & (body.opacities > 0.8)
-    crown = skull & (body.means[:, 1] > head.face_photo[topo.FOREHEAD, 1])
+    _, beta = head.volume.angles(body.means)
+    sides = (np.abs(np.cos(beta)) < RIM_COS) & (body.means[:, 1] > float(head.eye_centres[:, 1].mean()))
+    crown = skull & ((body.means[:, 1] > head.face_photo[topo.FOREHEAD, 1]) | sides)
     for narrower in (interior, None if skin is None else ~_skin_like(body.colors, skin)):
         if narrower is not None and (crown & narrower).sum() >= max(20, HAIR_MIN_SHARE * crown.sum()):
             crown = crown & narrower
     pool = body.colors[crown] if crown.sum() >= 20 else body.colors[skull]
+    if len(pool) >= 40:
+        # the darker half: the crown is lit from the front and above (highlights, a shining scalp), the unseen back
+        # faces away from that light; its lit colour all over the back reads as a pale egg rather than hair
+        luma = pool.sum(axis=1)
+        pool = pool[luma <= np.median(luma)]
     if len(pool) == 0:
         return np.tile(np.float32([0.2, 0.15, 0.1]), (n, 1))
     draws = pool[np.random.default_rng(seed).integers(0, len(pool), n)]
