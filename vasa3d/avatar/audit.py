@@ -2,8 +2,9 @@
 the surfaces the builder places Gaussians on, so stray pieces (threads stretched by a deforming triangle, blobs
 floating off the skull, flaps under the chin) are found by a test rather than by eye.
 
-The surface is the union of the posed face mesh, the head's skull and hair volume (`head.volume`), the eyeballs, the mouth interior
-(`vasa3d.head.mouth`), the neck cylinder and the curved torso (`head.torso`), all posed like the Gaussians that ride on them (skin weights for the neck).
+The surface is the union of the posed face mesh, the head's skull and hair volume (`head.volume`), the eyeballs,
+the mouth interior (`vasa3d.head.mouth`), the neck cylinder and the curved torso (`head.torso`), all posed like the
+Gaussians that ride on them (skin weights for the neck).
 Head frame at rest, metres.
 """
 

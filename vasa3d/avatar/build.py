@@ -5,8 +5,9 @@ camera ray (`lift`): face pixels onto the face-mesh triangle under them (bound b
 coordinates, GaussianAvatars-style, so they follow every expression; slivers along the lid and lip contours go to the
 nearest triangle), eye openings onto the eyeballs (`eyes`), hair and ears onto the skull ellipsoid (their depth
 blended into the face edge's, so nothing cracks open at the face's border when the head turns), neck and torso onto
-the neck cylinder or the head model's curved torso (skinned: the torso stays still). Unseen parts are completed: the skirt
-under the jaw (`skirt`), the back of the head, the neck all round and the mouth interior (`complete`).
+the neck cylinder or the head model's curved torso (skinned: the torso stays still). Unseen parts are completed: the
+skirt under the jaw (`skirt`), the back of the head, the neck and the torso all round and the mouth interior
+(`complete`).
 Method after VASA-3D's pixel-aligned Gaussian initialisation and GaussianHeadTalk's mesh-bound Gaussians.
 """
 

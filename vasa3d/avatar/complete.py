@@ -96,7 +96,8 @@ def hidden_torso(head: HeadModel, cam: Camera, body: RigidGaussians, opaque: np.
     if len(pts) == 0 or visible.sum() < SIDE_NEIGHBOURS:
         return RigidGaussians(means=np.zeros((0, 3), np.float32), quats=np.zeros((0, 4), np.float32),
                               scales=np.zeros((0, 3), np.float32), colors=np.zeros((0, 3), np.float32),
-                              opacities=np.zeros(0, np.float32), part=np.zeros(0, np.int8), skin=np.zeros(0, np.float32))
+                              opacities=np.zeros(0, np.float32), part=np.zeros(0, np.int8),
+                              skin=np.zeros(0, np.float32))
     jitter = np.random.default_rng(3).normal(0.0, SIDE_JITTER_M, pts.shape)
     _, idx = cKDTree(body.means[visible]).query(pts + jitter, k=SIDE_NEIGHBOURS, eps=0.5)
     pool = body.colors[visible]
@@ -113,7 +114,8 @@ def back_of_head(head: HeadModel, cam: Camera, body: RigidGaussians, skin: np.nd
                  interior: np.ndarray | None = None, opaque: np.ndarray | None = None,
                  free: np.ndarray | None = None) -> RigidGaussians:
     """Complete the unseen back and sides of the head: the points of the head model's volume (`head.volume`,
-    skull and hair shaped from the person's outline) the photo camera cannot see, coloured by carrying the visible head's colours backwards and shaded darker as they face away.
+    skull and hair shaped from the person's outline) the photo camera cannot see, coloured by carrying the visible
+    head's colours backwards and shaded darker as they face away.
 
     Args:
         head, cam: the head model and the photo camera.

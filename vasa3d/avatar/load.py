@@ -115,7 +115,8 @@ def _head(data: dict):
         arrays["head_rig_jaw_open_rad"] = np.float32(JAW_OPEN_MAX_RAD)
     if "head_volume_lateral" in data:
         arrays.update({f"head_{k}": _array(data, f"head_{k}", shape) for k, shape in VOLUME_SHAPES.items()})
-        if not len(arrays["head_volume_lateral"]) == len(arrays["head_volume_front"]) == len(arrays["head_volume_back"]):
+        lengths = {len(arrays[f"head_volume_{k}"]) for k in ("lateral", "front", "back")}
+        if len(lengths) != 1:
             raise ValueError("the head volume's profiles differ in length")
     if "head_torso_radii" in data:
         arrays.update({f"head_{k}": _array(data, f"head_{k}", shape) for k, shape in TORSO_SHAPES.items()})

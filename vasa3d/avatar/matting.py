@@ -58,9 +58,9 @@ def background_like_edges(image: np.ndarray, mask: np.ndarray, plate: np.ndarray
                           xx: np.ndarray, colors: np.ndarray) -> np.ndarray:
     """bool [N]: which of the Gaussians of pixels (yy, xx) [N] with colours `colors` [N, 3] are background the
     person mask took in: within `BACKGROUND_BAND` of the crop from the mask's outer edge and nearer in colour to
-    the background plate there than to the nearest pixel deeper inside the mask than that band. Dropped, they leave the photo's view
-    as it was (the plate there shows the same background) and a turned head shows no pale or dark outline of
-    the old background round its hair.
+    the background plate there than to the nearest pixel deeper inside the mask than that band. Dropped, they leave
+    the photo's view as it was (the plate there shows the same background) and a turned head shows no pale or dark
+    outline of the old background round its hair.
 
     Args: image, plate: float32 [S, S, 3]; mask: float32 [S, S] person probability (as `unmix_edges`).
     """
