@@ -18,7 +18,7 @@ from dataclasses import fields
 import numpy as np
 
 from vasa3d.avatar.complete import NECK_CENTRE_Z_M, NECK_RADII_M, back_of_head, hidden_neck, hidden_torso, \
-    mouth_interior, mouth_palette
+    mouth_interior, mouth_palette, skin_like
 from vasa3d.avatar.eyes import eye_gaussians, lash_gaussians
 from vasa3d.avatar.lips import lip_line_gaussians
 from vasa3d.avatar.matting import background_like_edges, unmix_edges
@@ -69,7 +69,11 @@ def build_gaussians(obs: FaceObservation, head: HeadModel, config: AvatarConfig 
     rigid.append(back_of_head(head, cam, rigid[-1], skin, config, face_points, pixels.colors,
                               interior=_inside_mask(obs, cam, rigid[-1].means), opaque=obs.mask > OPAQUE_MASK,
                               free=~_face_region(tri_id, holes)))
-    rigid.append(hidden_neck(head, cam, tri_id, neck))
+    jaw = face_points[:, 1] < float(head.face_photo[list(topo.LIP_LOWER_OUTER), 1].min())    # the face below the lips
+    body = rigid[2]
+    neck_skin = (body.part == PART_BODY) & (body.opacities > 0.8) & skin_like(body.colors, skin)
+    rigid.append(hidden_neck(head, cam, tri_id, neck, np.concatenate([face_points[jaw], body.means[neck_skin]]),
+                             np.concatenate([pixels.colors[jaw], body.colors[neck_skin]])))
     rigid.append(hidden_torso(head, cam, rigid[2], obs.mask > OPAQUE_MASK, ~_face_region(tri_id, holes), obs.size))
     rigid.append(mouth_interior(head, mouth_palette(obs, holes["mouth"], skin)))
     return face, RigidGaussians.concatenate(rigid)

@@ -32,10 +32,16 @@ HAIR_MIN_SHARE = 0.2            # ... unless fewer than this share of the crown 
 BACK_SHADE = 0.72               # the unseen back is this much darker than the photo's silhouette
 
 
-def hidden_neck(head: HeadModel, cam: Camera, tri_id: np.ndarray, color: np.ndarray) -> RigidGaussians:
+def hidden_neck(head: HeadModel, cam: Camera, tri_id: np.ndarray, color: np.ndarray,
+                seen_points: np.ndarray | None = None, seen_colors: np.ndarray | None = None) -> RigidGaussians:
     """Complete the neck where the photo cannot show it (its sides and back, and behind the chin), so a turned head
     shows neck under the jaw, not the background. Points on the neck cylinder from `NECK_LENGTH_M` below the jaw
-    line up into the skull, skinned like the photo's neck, `color` [3] shaded darker round the back."""
+    line up into the skull, skinned like the photo's neck, shaded darker round the back.
+
+    Colour: the nearest of the photo's skin samples `seen_points` [M, 3] / `seen_colors` [M, 3] (optional: the jaw
+    and the visible neck), fading into `color` [3] over `SIDE_REACH_M` from them, so the completed neck continues
+    the jaw's and neck's own skin instead of standing beside them as a flat board of one colour.
+    """
     step = 0.004
     angles = np.arange(0.0, 2 * np.pi, step / NECK_RADII_M[0])
     heights = np.arange(head.jaw_line_y - NECK_LENGTH_M, head.jaw_line_y + 0.04, step)
@@ -49,12 +55,33 @@ def hidden_neck(head: HeadModel, cam: Camera, tri_id: np.ndarray, color: np.ndar
     p = (pts @ cam.R.T + cam.t) @ cam.K.T
     px = np.clip((p[:, :2] / p[:, 2:]).astype(int), 0, tri_id.shape[0] - 1)
     keep = (facing < 0.15) | (tri_id[px[:, 1], px[:, 0]] >= 0)
-    pts, normals = pts[keep], normals[keep]
+    pts, normals, facing = pts[keep], normals[keep], facing[keep]
     n = len(pts)
+    colors = np.tile(np.asarray(color, np.float32), (n, 1))
+    if seen_points is not None and seen_colors is not None and len(seen_points) >= SIDE_NEIGHBOURS:
+        near, dist = _neighbour_colours(pts, seen_points, seen_colors, seed=4)
+        w = np.clip(dist / SIDE_REACH_M, 0.0, 1.0)[:, None]
+        colors = (1 - w) * near + w * colors
     return RigidGaussians(means=pts.astype(np.float32), quats=disc_quats(normals),
                           scales=np.tile(np.float32([step, step, step * 0.25]), (n, 1)),
-                          colors=(_away_shade(facing[keep])[:, None] * color[None, :]).astype(np.float32), opacities=np.ones(n, np.float32),
-                          part=np.full(n, PART_BODY, np.int8), skin=head.skin_weights(pts))
+                          colors=(_away_shade(facing)[:, None] * colors).astype(np.float32),
+                          opacities=np.ones(n, np.float32), part=np.full(n, PART_BODY, np.int8),
+                          skin=head.skin_weights(pts))
+
+
+def _neighbour_colours(points: np.ndarray, pool_points: np.ndarray, pool_colors: np.ndarray,
+                       seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(colours [N, 3], distance [N] metres) for `points` [N, 3] from the photo's samples `pool_points` [M, 3] with
+    `pool_colors` [M, 3] (M >= `SIDE_NEIGHBOURS`): a random one of the `SIDE_NEIGHBOURS` nearest mixed 40:60 with
+    their mean, looked up from points jittered by `SIDE_JITTER_M` (no texture combed along the way from the
+    samples); the distance is the jittered point's to its nearest sample."""
+    from scipy.spatial import cKDTree
+
+    jitter = np.random.default_rng(seed).normal(0.0, SIDE_JITTER_M, points.shape)
+    dist, idx = cKDTree(pool_points).query(points + jitter, k=SIDE_NEIGHBOURS, eps=0.5)
+    pick = np.random.default_rng(seed + 1).integers(0, SIDE_NEIGHBOURS, len(points))
+    near = 0.4 * pool_colors[idx[np.arange(len(points)), pick]] + 0.6 * pool_colors[idx].mean(axis=1)
+    return near.astype(np.float32), dist[:, 0]
 
 
 def hidden_torso(head: HeadModel, cam: Camera, body: RigidGaussians, opaque: np.ndarray, free: np.ndarray,
@@ -73,8 +100,6 @@ def hidden_torso(head: HeadModel, cam: Camera, body: RigidGaussians, opaque: np.
     photo's own Gaussians there. Colours come from the nearest visible torso Gaussians (jittered look-up, as
     `back_of_head`), shaded darker round the back.
     """
-    from scipy.spatial import cKDTree
-
     torso = head.torso
     top = head.jaw_line_y - 0.5 * NECK_LENGTH_M
     step = TORSO_STEP_M
@@ -98,10 +123,8 @@ def hidden_torso(head: HeadModel, cam: Camera, body: RigidGaussians, opaque: np.
                               scales=np.zeros((0, 3), np.float32), colors=np.zeros((0, 3), np.float32),
                               opacities=np.zeros(0, np.float32), part=np.zeros(0, np.int8),
                               skin=np.zeros(0, np.float32))
-    jitter = np.random.default_rng(3).normal(0.0, SIDE_JITTER_M, pts.shape)
-    _, idx = cKDTree(body.means[visible]).query(pts + jitter, k=SIDE_NEIGHBOURS, eps=0.5)
-    pool = body.colors[visible]
-    colors = (0.4 * pool[idx[:, 0]] + 0.6 * pool[idx].mean(axis=1)) * _away_shade(facing)[:, None]
+    near, _ = _neighbour_colours(pts, body.means[visible], body.colors[visible], seed=3)
+    colors = near * _away_shade(facing)[:, None]
     n = len(pts)
     return RigidGaussians(means=pts.astype(np.float32), quats=disc_quats(normals),
                           scales=np.tile(np.float32([step, step, step * BACK_THICKNESS]), (n, 1)),
@@ -175,7 +198,7 @@ def back_of_head(head: HeadModel, cam: Camera, body: RigidGaussians, skin: np.nd
         near = 0.4 * pool_c[idx[np.arange(len(pts)), pick]] + 0.6 * pool_c[idx].mean(axis=1)
         # skin (cheeks, ears) continues only `SKIN_REACH_M` round to the back, hair `SIDE_REACH_M`: behind the ears
         # is hair, and skin carried far back reads as a pale egg behind a short-haired head
-        reach = np.where(_skin_like(pool_c[idx[:, 0]], skin), SKIN_REACH_M, SIDE_REACH_M)
+        reach = np.where(skin_like(pool_c[idx[:, 0]], skin), SKIN_REACH_M, SIDE_REACH_M)
         w = np.clip(dist[:, 0] / reach, 0.0, 1.0)[:, None]
         colors = (1 - w) * near + w * hair
     else:
@@ -232,7 +255,7 @@ def hair_colours(head: HeadModel, body: RigidGaussians, n: int, seed: int = 0, s
     outline above the eyes (`RIM_COS`: the side hair, which continues round the back, where the top of the crown
     is often lit scalp); of those, the ones flagged in
     `interior` (bool [len(body)], optional: well inside the person mask, so no background at the mask's edge) and,
-    where enough remain (`HAIR_MIN_SHARE`), the ones not skin-coloured (`_skin_like` to `skin` [3]: a high forehead
+    where enough remain (`HAIR_MIN_SHARE`), the ones not skin-coloured (`skin_like` to `skin` [3]: a high forehead
     or a thin crown's scalp is not the hair colour), and of those the darker half (the lit crown's highlights are
     not the colour of the unseen back). Falls back to all skull Gaussians, then to dark brown.
     """
@@ -240,7 +263,7 @@ def hair_colours(head: HeadModel, body: RigidGaussians, n: int, seed: int = 0, s
     _, beta = head.volume.angles(body.means)
     sides = (np.abs(np.cos(beta)) < RIM_COS) & (body.means[:, 1] > float(head.eye_centres[:, 1].mean()))
     crown = skull & ((body.means[:, 1] > head.face_photo[topo.FOREHEAD, 1]) | sides)
-    for narrower in (interior, None if skin is None else ~_skin_like(body.colors, skin)):
+    for narrower in (interior, None if skin is None else ~skin_like(body.colors, skin)):
         if narrower is not None and (crown & narrower).sum() >= max(20, HAIR_MIN_SHARE * crown.sum()):
             crown = crown & narrower
     pool = body.colors[crown] if crown.sum() >= 20 else body.colors[skull]
@@ -255,7 +278,7 @@ def hair_colours(head: HeadModel, body: RigidGaussians, n: int, seed: int = 0, s
     return (0.3 * draws + 0.7 * np.median(pool, axis=0)[None]).astype(np.float32)
 
 
-def _skin_like(rgb: np.ndarray, skin: np.ndarray) -> np.ndarray:
+def skin_like(rgb: np.ndarray, skin: np.ndarray) -> np.ndarray:
     """bool [N]: colours rgb [N, 3] of the same chromaticity (r, g, b over their sum) as `skin` [3] within
     `SKIN_CHROMA_DISTANCE` and a brightness within `SKIN_BRIGHTNESS` times its: lit or shaded skin, whereas white,
     grey, black or brown hair differs in chromaticity or brightness."""
