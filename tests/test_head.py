@@ -110,3 +110,52 @@ def test_mouth_close_closes_an_open_jaw_and_does_nothing_alone(head):
     closed = rig.deform(rest, ("jawOpen", "mouthClose"), np.ones(2))
     gap = lambda v: v[13, 1] - v[14, 1]  # noqa: E731  upper minus lower inner lip, metres
     assert gap(opened) > 0.015 and abs(gap(closed) - gap(rest)) < 0.25 * gap(opened)
+
+
+def test_head_volume_outline_is_the_silhouette_profile_and_rays_land_on_it():
+    from vasa3d.head.volume import HeadVolume, azimuths, ellipse_radius
+
+    skull = np.float32([0.075, 0.1, 0.1])
+    alpha = azimuths(180)
+    hair = np.where(np.abs(alpha - 2.3) < 0.5, 0.05, 0.0)        # big hair up and to the photo's left
+    lateral = ellipse_radius(alpha, 0.075, 0.1) + hair
+    vol = HeadVolume.from_silhouette(np.zeros(3), np.eye(3), skull, lateral)
+    rim = vol.surface(alpha, np.full(180, np.pi / 2))
+    np.testing.assert_allclose(np.linalg.norm(rim[:, :2], axis=1), lateral, rtol=1e-5)
+    assert vol.back[np.argmin(np.abs(alpha - 2.3))] > vol.back[0] + 0.02      # the big hair is deep too
+    target = vol.surface(np.float64([0.3, 2.3, 4.0]), np.float64([0.4, 1.0, 1.3]))
+    origin = np.float64([0.0, 0.0, 1.2])
+    dirs = (target - origin) / np.linalg.norm(target - origin, axis=1, keepdims=True)
+    t, hit = vol.ray_hit(origin, dirs)
+    assert hit.all()
+    landed = origin + t[:, None] * dirs
+    np.testing.assert_allclose(vol.surface(*vol.angles(landed)), landed, atol=2e-3)
+    pts, normals, spacing = vol.samples(2000)
+    np.testing.assert_allclose(vol.surface(*vol.angles(pts)), pts, atol=1e-6)
+    assert (np.einsum("ij,ij->i", normals, pts) > 0).all() and (spacing > 0).all()
+
+
+def test_head_volume_round_trips_and_older_models_get_the_skull(head):
+    from vasa3d.head.model import HeadModel
+
+    d = head.to_npz_dict()
+    again = HeadModel.from_npz_dict(d)
+    np.testing.assert_array_equal(again.volume.lateral, head.volume.lateral)
+    old = HeadModel.from_npz_dict({k: v for k, v in d.items() if "volume" not in k})
+    top = old.volume.surface(np.float64([np.pi / 2]), np.float64([np.pi / 2]))[0]
+    np.testing.assert_allclose(top, head.shell_centre + [0, head.shell_radii[1], 0], atol=1e-6)
+
+
+def test_torso_is_a_curved_body_rays_land_on():
+    from vasa3d.head.volume import TorsoBody
+
+    torso = TorsoBody.fitted(0.0, np.float32([1.0, 0.0, 0.1]), 0.2)
+    assert torso.half_depth < torso.half_width and abs(torso.right[1]) < 1e-7
+    origin = np.float64([0.0, 0.0, 1.2])
+    target = torso.surface(np.float64([-1.0, 0.0, 0.8]), np.float64([-0.2, -0.3, -0.25]))
+    dirs = (target - origin) / np.linalg.norm(target - origin, axis=1, keepdims=True)
+    t, hit = torso.ray_hit(origin, dirs)
+    assert hit.all()
+    np.testing.assert_allclose(origin + t[:, None] * dirs, target, atol=1e-6)
+    front, side = torso.surface(np.float64([0.0, 1.5]), np.float64([-0.3, -0.3]))
+    assert front @ torso.forward > side @ torso.forward + 0.05         # the sides curve back

@@ -2,9 +2,9 @@
 the surfaces the builder places Gaussians on, so stray pieces (threads stretched by a deforming triangle, blobs
 floating off the skull, flaps under the chin) are found by a test rather than by eye.
 
-The surface is the union of the posed face mesh, the skull/hair shell ellipsoid, the eyeballs, the mouth interior
-(`vasa3d.head.mouth`), the neck cylinder and the torso plane (the camera-facing plane through the head centre that
-the builder lifts the torso onto), all posed like the Gaussians that ride on them (skin weights for the neck).
+The surface is the union of the posed face mesh, the head's skull and hair volume (`head.volume`), the eyeballs,
+the mouth interior (`vasa3d.head.mouth`), the neck cylinder and the curved torso (`head.torso`), all posed like the
+Gaussians that ride on them (skin weights for the neck).
 Head frame at rest, metres.
 """
 
@@ -43,7 +43,7 @@ class SurfaceAudit:
         head = avatar.head
         self.avatar = avatar
         self.tensors = AvatarTensors.from_avatar(avatar, "cpu")
-        shell = head.shell_centre + _sphere(4000) * head.shell_radii
+        shell = head.volume.samples(8000)[0]
         eyes = np.concatenate([c + _sphere(200) * 0.012 for c in head.eye_centres])
         mouth = np.concatenate([s.points for s in mouth_surfaces(head)])
         y0 = head.jaw_line_y - NECK_LENGTH_M - 0.1
@@ -51,7 +51,7 @@ class SurfaceAudit:
                            np.arange(y0, head.jaw_line_y + 0.05, SAMPLE_STEP_M))
         neck = np.stack([head.shell_centre[0] + NECK_RADII_M[0] * np.sin(a.ravel()), y.ravel(),
                          NECK_CENTRE_Z_M + NECK_RADII_M[1] * np.cos(a.ravel())], axis=1)
-        body = np.concatenate([neck, _torso_plane(avatar)])
+        body = np.concatenate([neck, _torso_samples(avatar)])
         self.static = np.concatenate([shell, eyes, mouth, body]).astype(np.float32)
         self.static_skin = np.concatenate([np.ones(len(shell) + len(eyes) + len(mouth)),
                                            head.skin_weights(body)]).astype(np.float32)
@@ -111,14 +111,11 @@ def _sphere(n: int) -> np.ndarray:
     return np.stack([np.sin(phi) * np.cos(theta), np.cos(phi), np.sin(phi) * np.sin(theta)], axis=1)
 
 
-def _torso_plane(avatar) -> np.ndarray:
-    """float [M, 3]: samples of the builder's torso plane (camera-facing, through the head centre) over the photo
-    crop's view below the jaw line, head frame."""
-    T = avatar.T_cam_from_head.astype(np.float64)
-    R, t = T[:3, :3], T[:3, 3]
-    f = float(avatar.K[0, 0])
-    half = 0.5 * avatar.size / f * t[2] * 1.2                  # half width of the view at the plane's depth (+20%)
-    u, v = np.meshgrid(np.arange(-half, half, SAMPLE_STEP_M), np.arange(-half, half, SAMPLE_STEP_M))
-    cam = np.stack([u.ravel(), v.ravel(), np.full(u.size, t[2])], axis=1)
-    pts = (cam - t) @ R
-    return pts[pts[:, 1] < avatar.head.jaw_line_y + 0.02]
+def _torso_samples(avatar) -> np.ndarray:
+    """float [M, 3]: samples of the head model's torso (`head.torso`) all round, from the jaw line down to its
+    `bottom_y`, head frame."""
+    head = avatar.head
+    torso = head.torso
+    theta, y = np.meshgrid(np.arange(-np.pi, np.pi, SAMPLE_STEP_M / torso.half_width),
+                           np.arange(torso.bottom_y - 0.02, head.jaw_line_y + 0.02, SAMPLE_STEP_M))
+    return torso.surface(theta.ravel(), y.ravel())

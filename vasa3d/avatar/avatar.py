@@ -14,6 +14,7 @@ import numpy as np
 
 from vasa3d.avatar.build import build_gaussians
 from vasa3d.avatar.pose import FramePose, GaussianFrame, pose as pose_gaussians
+from vasa3d.avatar.silhouette import head_volume, torso_body
 from vasa3d.avatar.types import GaussianParams
 from vasa3d.config import AvatarConfig, FaceConfig
 from vasa3d.head.model import HeadModel, build_head
@@ -60,6 +61,8 @@ class Avatar:
         `face_config`, when given, is recorded with the avatar (the config the observation was made with).
         """
         head = build_head(obs.landmarks_head)
+        head.volume = head_volume(obs, head)           # the skull and hair volume shaped from the person's outline
+        head.torso = torso_body(obs, head)             # ... and the shoulders' width
         face, rigid = build_gaussians(obs, head, avatar_config)
         config = {"avatar": asdict(avatar_config)}
         if face_config is not None:

@@ -5,20 +5,23 @@ camera ray (`lift`): face pixels onto the face-mesh triangle under them (bound b
 coordinates, GaussianAvatars-style, so they follow every expression; slivers along the lid and lip contours go to the
 nearest triangle), eye openings onto the eyeballs (`eyes`), hair and ears onto the skull ellipsoid (their depth
 blended into the face edge's, so nothing cracks open at the face's border when the head turns), neck and torso onto
-the neck cylinder or a camera-facing plane (skinned: the torso stays still). Unseen parts are completed: the skirt
-under the jaw (`skirt`), the back of the head, the neck all round and the mouth interior (`complete`).
+the neck cylinder or the head model's curved torso (skinned: the torso stays still). Unseen parts are completed: the
+skirt under the jaw (`skirt`), the back of the head, the neck and the torso all round and the mouth interior
+(`complete`).
 Method after VASA-3D's pixel-aligned Gaussian initialisation and GaussianHeadTalk's mesh-bound Gaussians.
 """
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 
-from vasa3d.avatar.complete import NECK_CENTRE_Z_M, NECK_RADII_M, back_of_head, hidden_neck, mouth_interior, \
-    mouth_palette
+from vasa3d.avatar.complete import NECK_CENTRE_Z_M, NECK_RADII_M, back_of_head, hidden_neck, hidden_torso, \
+    mouth_interior, mouth_palette, skin_like
 from vasa3d.avatar.eyes import eye_gaussians, lash_gaussians
 from vasa3d.avatar.lips import lip_line_gaussians
-from vasa3d.avatar.matting import unmix_edges
+from vasa3d.avatar.matting import background_like_edges, unmix_edges
 from vasa3d.avatar.lift import PIXEL_SIGMA, Camera, block_mean, ray_ellipsoid, rigid_from_pixels, slant_scales
 from vasa3d.avatar.quat import triangle_frames
 from vasa3d.avatar.skirt import skirt_gaussians
@@ -29,9 +32,12 @@ from vasa3d.head import topology as topo
 from vasa3d.head.model import HeadModel
 
 MIN_OPACITY = 0.05
+MIN_HAIR_EDGE_OPACITY = 0.6  # fainter hair-edge Gaussians are dropped: on the head volume's rim they draw a line over
+                             # the completed hair once the head turns (the plate behind shows the same background)
 TOWARD_VIEW = 0.6          # hair/ear disc normals are tilted this far (before normalising) towards the photo camera
 FACE_BLEND = 0.04          # hair/ear depth blends from the face edge's to the skull shell's over this share of the crop
 INTERIOR_MARGIN = 0.025   # "inside the person mask": this share of the crop from its edge
+OPAQUE_MASK = 0.9          # person-mask probability above which the photo shows the person opaque
 NECK_SHADE = 0.85          # the unseen neck: the face's median skin colour darkened by this
 __all__ = ["build_gaussians", "NECK_CENTRE_Z_M", "NECK_RADII_M"]
 
@@ -61,8 +67,14 @@ def build_gaussians(obs: FaceObservation, head: HeadModel, config: AvatarConfig 
              _body_gaussians(obs, head, cam, tri_id, bary, holes, config)]
     face_points = np.einsum("nk,nkd->nd", pixels.bary, head.face_photo[head.triangles[pixels.parent]])
     rigid.append(back_of_head(head, cam, rigid[-1], skin, config, face_points, pixels.colors,
-                              interior=_inside_mask(obs, cam, rigid[-1].means)))
-    rigid.append(hidden_neck(head, cam, tri_id, neck))
+                              interior=_inside_mask(obs, cam, rigid[-1].means), opaque=obs.mask > OPAQUE_MASK,
+                              free=~_face_region(tri_id, holes)))
+    jaw = face_points[:, 1] < float(head.face_photo[list(topo.LIP_LOWER_OUTER), 1].min())    # the face below the lips
+    body = rigid[2]
+    neck_skin = (body.part == PART_BODY) & (body.opacities > 0.8) & skin_like(body.colors, skin)
+    rigid.append(hidden_neck(head, cam, tri_id, neck, np.concatenate([face_points[jaw], body.means[neck_skin]]),
+                             np.concatenate([pixels.colors[jaw], body.colors[neck_skin]])))
+    rigid.append(hidden_torso(head, cam, rigid[2], obs.mask > OPAQUE_MASK, ~_face_region(tri_id, holes), obs.size))
     rigid.append(mouth_interior(head, mouth_palette(obs, holes["mouth"], skin)))
     return face, RigidGaussians.concatenate(rigid)
 
@@ -184,24 +196,24 @@ def _mouth_hole_gaussians(obs, head, cam, holes, tri_id) -> RigidGaussians:
 def _body_gaussians(obs, head, cam, tri_id, bary, holes, config) -> RigidGaussians:
     """Hair, ears, neck, torso. Above the jaw line: on the skull ellipsoid where the ray hits it, else at the ray's
     closest approach to it (continuous with the silhouette, so big hair does not split off when the head turns).
-    Below: a camera-facing plane through the head centre, skinned so the torso stays still. Pixels on the person
-    mask's edge are unmixed from the background plate (`matting.unmix_edges`: no fringe of the old background)."""
+    Below: the neck cylinder or the curved torso (`head.torso`), skinned so the torso stays still. Pixels on the person
+    mask's edge are unmixed from the background plate (`matting.unmix_edges`: no fringe of the old background), and
+    background the mask took in at its edge is dropped (`matting.background_like_edges`)."""
     st = config.body_stride
     fg = (obs.mask > 0.5) & (tri_id < 0) & ~holes["eye_r"] & ~holes["eye_l"] & ~holes["mouth"]
     yy, xx = np.nonzero(fg[::st, ::st])
     yy, xx = yy * st, xx * st
     dirs = cam.rays(np.stack([xx + 0.5 * st, yy + 0.5 * st], axis=1))
-    t_shell, hit = ray_ellipsoid(cam.centre, dirs, head.shell_centre, head.shell_radii)
+    t_shell, hit = head.volume.ray_hit(cam.centre, dirs)
     on_head = (cam.centre[1] + t_shell * dirs[:, 1]) > head.jaw_line_y
     toward_cam = -cam.R[2]                                     # head-frame direction towards the camera
-    t_plane = cam.t[2] / (dirs @ cam.R[2])                     # plane through the head centre, facing the camera
+    t_plane, _ = head.torso.ray_hit(cam.centre, dirs)          # the curved torso
     t_neck, on_neck = _ray_neck(cam.centre, dirs, head)
     t_body = np.where(on_neck & (t_neck < t_plane), t_neck, t_plane)
     t_shell = _continue_face_depth(obs, head, cam, tri_id, bary, yy + 0.5 * st, xx + 0.5 * st, dirs, t_shell)
     t = np.where(on_head, t_shell, t_body)
     pts = cam.centre + t[:, None] * dirs
-    shell_n = (pts - head.shell_centre) / head.shell_radii ** 2
-    normals = _grid_normals(yy // st, xx // st, pts, on_head, shell_n / np.linalg.norm(shell_n, axis=1, keepdims=True),
+    normals = _grid_normals(yy // st, xx // st, pts, on_head, head.volume.normals(*head.volume.angles(pts)),
                             toward_cam)
     # Part way towards the view: grazing discs at the skull's silhouette would otherwise project to streaks (a
     # visible seam in the hair) in the photo's view.
@@ -215,11 +227,24 @@ def _body_gaussians(obs, head, cam, tri_id, bary, holes, config) -> RigidGaussia
                            opacity=np.clip(obs.mask[yy, xx], MIN_OPACITY, 1.0))
     from vasa3d.avatar.avatar import inpaint_background        # (avatar imports this module)
 
-    g.colors, g.opacities = unmix_edges(obs.image, obs.mask, inpaint_background(obs.image, obs.mask), yy, xx,
-                                        g.colors, g.opacities)
+    plate = inpaint_background(obs.image, obs.mask)
+    g.colors, g.opacities = unmix_edges(obs.image, obs.mask, plate, yy, xx, g.colors, g.opacities)
     g.part = part
     g.skin = np.where(on_head, 1.0, head.skin_weights(pts)).astype(np.float32)
-    return g
+    keep = ~background_like_edges(obs.image, obs.mask, plate, yy, xx, block_mean(obs.image, yy, xx, st))
+    keep &= ~on_head | (g.opacities >= MIN_HAIR_EDGE_OPACITY)
+    return RigidGaussians(**{f.name: getattr(g, f.name)[keep] for f in fields(RigidGaussians)})
+
+
+def _face_region(tri_id: np.ndarray, holes: dict[str, np.ndarray]) -> np.ndarray:
+    """bool [S, S]: the face mesh's pixels with the eye and mouth openings inside it (what completed surface
+    behind the face must never show through)."""
+    import scipy.ndimage as ndi
+
+    region = ndi.binary_fill_holes(tri_id >= 0)
+    for m in holes.values():
+        region |= m
+    return region
 
 
 def _inside_mask(obs: FaceObservation, cam: Camera, points: np.ndarray) -> np.ndarray:
@@ -256,8 +281,10 @@ def _grid_normals(gy: np.ndarray, gx: np.ndarray, pts: np.ndarray, valid: np.nda
 
 def _continue_face_depth(obs, head, cam, tri_id, bary, py, px, dirs, t_shell) -> np.ndarray:
     """Ray parameters [N] for head pixels at (py, px) [N]: the skull shell's `t_shell` [N] far from the face, blended
-    (smoothstep over `FACE_BLEND` of the crop) into the depth of the nearest face-mesh pixel next to it, so hair and
-    ears meet the face's edge without a crack when the head turns."""
+    (smoothstep over `FACE_BLEND` of the crop, or over as many pixels as the depth step between them is deep, so
+    the blend is never steeper than about 45 degrees: a steeper wall of pixels shows as stripes when the head
+    turns) into the depth of the nearest face-mesh pixel next to it, so hair and ears meet the face's edge
+    without a crack when the head turns."""
     import scipy.ndimage as ndi
 
     face = tri_id >= 0
@@ -269,7 +296,8 @@ def _continue_face_depth(obs, head, cam, tri_id, bary, py, px, dirs, t_shell) ->
     p_face = np.einsum("nk,nkd->nd", bary[ny, nx], corners)
     z_face = (p_face @ cam.R.T + cam.t)[:, 2]
     t_face = z_face / (dirs @ cam.R[2])
-    w = np.clip(dist[yi, xi] / (FACE_BLEND * obs.size), 0.0, 1.0)
+    gap_px = np.abs(t_shell - t_face) * cam.focal / np.maximum(z_face, 1e-6)    # the depth step, in pixels
+    w = np.clip(dist[yi, xi] / np.maximum(FACE_BLEND * obs.size, gap_px), 0.0, 1.0)
     w = w * w * (3 - 2 * w)
     return (1 - w) * t_face + w * t_shell
 

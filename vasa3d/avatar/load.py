@@ -28,6 +28,9 @@ HEAD_SHAPES = {"face_rest": (NUM_FACE_VERTICES, 3), "face_photo": (NUM_FACE_VERT
                "rig_deltas": (None, NUM_FACE_VERTICES, 3), "rig_jaw_weights": (NUM_FACE_VERTICES,),
                "rig_jaw_hinge": (3,), "shell_centre": (3,), "shell_radii": (3,), "eye_centres": (2, 3),
                "neck_pivot": (3,), "jaw_line_y": ()}
+VOLUME_SHAPES = {"volume_centre": (3,), "volume_view_from_head": (3, 3), "volume_lateral": (None,),
+                 "volume_front": (None,), "volume_back": (None,)}   # optional: avatars saved before it lack them
+TORSO_SHAPES = {"torso_axis": (3,), "torso_right": (3,), "torso_radii": (2,), "torso_bottom_y": ()}   # ... and these
 V1_LASH_EDGE_LINE = 3     # format 1's `lash` value for the inner-lip lines (1, 2: right/left lash lines)
 
 
@@ -110,6 +113,13 @@ def _head(data: dict):
         arrays["head_rig_jaw_open_rad"] = _array(data, "head_rig_jaw_open_rad", ())
     else:
         arrays["head_rig_jaw_open_rad"] = np.float32(JAW_OPEN_MAX_RAD)
+    if "head_volume_lateral" in data:
+        arrays.update({f"head_{k}": _array(data, f"head_{k}", shape) for k, shape in VOLUME_SHAPES.items()})
+        lengths = {len(arrays[f"head_volume_{k}"]) for k in ("lateral", "front", "back")}
+        if len(lengths) != 1:
+            raise ValueError("the head volume's profiles differ in length")
+    if "head_torso_radii" in data:
+        arrays.update({f"head_{k}": _array(data, f"head_{k}", shape) for k, shape in TORSO_SHAPES.items()})
     if len(arrays["head_rig_names"]) != len(arrays["head_rig_deltas"]):
         raise ValueError("the rig has a different number of names and blendshapes")
     return HeadModel.from_npz_dict(arrays)

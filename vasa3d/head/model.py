@@ -13,6 +13,7 @@ import numpy as np
 
 from vasa3d.head import topology as topo
 from vasa3d.head.rig import JAW_OPEN_MAX_RAD, ExpressionRig, build_rig, close_lips
+from vasa3d.head.volume import HeadVolume, TorsoBody
 
 NECK_PIVOT_OFFSET_M = (0.0, -0.055, -0.015)   # head rotations turn about this point (upper cervical spine)
 NECK_BLEND_M = 0.07                           # skin weight falls from 1 to 0 over this height below the jaw line
@@ -20,6 +21,7 @@ EYEBALL_RADIUS_M = 0.0120
 NECK_RADII_M = (0.055, 0.055)   # half-width and half-depth of the neck: a vertical elliptic cylinder ...
 NECK_CENTRE_Z_M = -0.02         # ... whose axis is at this depth (and at the skull's x)
 NECK_LENGTH_M = 0.075           # the completed neck reaches this far below the jaw line (into the collar)
+TORSO_HALF_WIDTH_M = 0.2        # shoulders' half-width of a model built without a silhouette
 
 
 @dataclass
@@ -32,10 +34,14 @@ class HeadModel:
         iris_rest: float32 [10, 3] the iris landmarks 468..477 (centre + 4 rim points per eye; right eye first).
         triangles: int32 [852, 3] face triangles wound so normals point out of the head.
         rig: the `ExpressionRig` on `face_rest`.
-        shell_centre, shell_radii: float32 [3] each, the ellipsoid of the skull and hair.
+        shell_centre, shell_radii: float32 [3] each, the skull's ellipsoid.
         eye_centres: float32 [2, 3] eyeball centres (subject's right, left).
         neck_pivot: float32 [3] the point head rotations turn about.
         jaw_line_y: float32, head-frame height below which the neck begins (skinning).
+        volume: the `HeadVolume` over skull and hair (shaped from the photo's silhouette by the avatar builder;
+            the skull ellipsoid where none is given).
+        torso: the `TorsoBody` below the neck (its width from the photo's silhouette; `TORSO_HALF_WIDTH_M`
+            where none is given).
     """
 
     face_rest: np.ndarray
@@ -48,6 +54,14 @@ class HeadModel:
     eye_centres: np.ndarray
     neck_pivot: np.ndarray
     jaw_line_y: float
+    volume: HeadVolume | None = None
+    torso: TorsoBody | None = None
+
+    def __post_init__(self) -> None:
+        if self.volume is None:
+            self.volume = HeadVolume.from_ellipsoid(self.shell_centre, self.shell_radii)
+        if self.torso is None:
+            self.torso = TorsoBody.fitted(float(self.shell_centre[0]), np.float32([1, 0, 0]), TORSO_HALF_WIDTH_M)
 
     def skin_weights(self, points: np.ndarray) -> np.ndarray:
         """float32 [N] in [0, 1]: how much a point [N, 3] below the head follows head rotation (1 = head,
@@ -62,18 +76,22 @@ class HeadModel:
                 f"{prefix}rig_jaw_hinge": self.rig.jaw_hinge,
                 f"{prefix}rig_jaw_open_rad": np.float32(self.rig.jaw_open_rad), f"{prefix}shell_centre": self.shell_centre,
                 f"{prefix}shell_radii": self.shell_radii, f"{prefix}eye_centres": self.eye_centres,
-                f"{prefix}neck_pivot": self.neck_pivot, f"{prefix}jaw_line_y": np.float32(self.jaw_line_y)}
+                f"{prefix}neck_pivot": self.neck_pivot, f"{prefix}jaw_line_y": np.float32(self.jaw_line_y),
+                **self.volume.to_npz_dict(f"{prefix}volume_"), **self.torso.to_npz_dict(f"{prefix}torso_")}
 
     @classmethod
     def from_npz_dict(cls, d, prefix: str = "head_") -> "HeadModel":
-        """Inverse of `to_npz_dict`; raises KeyError on a missing array."""
+        """Inverse of `to_npz_dict`; raises KeyError on a missing array (the volume is optional: models saved
+        before it get the skull ellipsoid's, and the torso the default one)."""
         rig = ExpressionRig(names=tuple(str(n) for n in d[f"{prefix}rig_names"]), deltas=d[f"{prefix}rig_deltas"],
                             jaw_weights=d[f"{prefix}rig_jaw_weights"], jaw_hinge=d[f"{prefix}rig_jaw_hinge"],
                             jaw_open_rad=float(d.get(f"{prefix}rig_jaw_open_rad", JAW_OPEN_MAX_RAD)))
         return cls(face_rest=d[f"{prefix}face_rest"], face_photo=d[f"{prefix}face_photo"], iris_rest=d[f"{prefix}iris_rest"],
                    triangles=d[f"{prefix}triangles"], rig=rig, shell_centre=d[f"{prefix}shell_centre"],
                    shell_radii=d[f"{prefix}shell_radii"], eye_centres=d[f"{prefix}eye_centres"],
-                   neck_pivot=d[f"{prefix}neck_pivot"], jaw_line_y=float(d[f"{prefix}jaw_line_y"]))
+                   neck_pivot=d[f"{prefix}neck_pivot"], jaw_line_y=float(d[f"{prefix}jaw_line_y"]),
+                   volume=HeadVolume.from_npz_dict(d, f"{prefix}volume_") if f"{prefix}volume_lateral" in d else None,
+                   torso=TorsoBody.from_npz_dict(d, f"{prefix}torso_") if f"{prefix}torso_radii" in d else None)
 
 
 def build_head(landmarks_head: np.ndarray) -> HeadModel:
