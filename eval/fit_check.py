@@ -1,8 +1,8 @@
 """`python -m eval fit-check`: issue 13's self-reenactment protocol on a talking video, as one held-out table.
 
 Protocol (defaults: the shared GRID video, fit on [0, 42) s, score on [42, 60) s):
-1. Avatars, each cached in `--cache` under a key of its inputs and settings, and so are their reenactments (a
-   second run only scores):
+1. Avatars, each cached in `--cache` under a key of its inputs, its settings and the code (`code_digest`), and so
+   are their reenactments (a second run only scores):
    - `fitted`: `vasa3d fit` of the video over [start, split) (`vasa3d.video_mode.fit_from_video`; it carries the
      person's speech model when one was learned);
    - `photos3`: `vasa3d fit` of three frames of [start, split) (`fit_from_photos`): the one with the mouth most
@@ -47,8 +47,20 @@ AUDIO_RATE = 16000
 SHEET_TIMES = 6
 
 
+def code_digest() -> str:
+    """SHA-256 (16 hex digits) of vasa3d's Python sources: part of every cache key, so a cached avatar or video is
+    never reused after the code that made it changed."""
+    import vasa3d
+
+    digest = hashlib.sha256()
+    root = Path(vasa3d.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _key(*parts) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps([code_digest(), *parts], sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _cached(cache: Path, name: str, key: str, make):
