@@ -23,10 +23,10 @@ import numpy as np
 
 NUM_AZIMUTHS = 180              # samples of the silhouette profile over the full turn
 HAIR_DEPTH_SHARE = 0.8          # hair standing out this far beyond the skull's outline adds this share of it behind
-FRONT_DEPTH_SHARE = 0.3         # ... and this share in front (hair over the temples)
-FRONT_SHARE = 1.0               # the volume's front half has this share of the skull ellipsoid's depth. 0.7 (an ovoid
-                                # narrower in front of the ears) was tried: renders of a known 0.15 rad turn then read
-                                # 3.4 degrees short in the face tracker (2.45 at 1.0), a flatter-looking turn
+FRONT_DEPTH_SHARE = 0.2         # ... and this share in front (hair over the temples)
+FRONT_SHARE = 0.7               # the volume's front half has this share of the skull ellipsoid's depth: seen from
+                                # above the skull is an ovoid, narrower in front of the ears than behind them, and an
+                                # ellipse as deep as the back puts hair beside the face too far forward
 BACK_SHARE = 0.9                # the skull reaches this share of its ellipsoid's depth behind the centre (head
                                 # length ~0.19-0.20 m from the glabella, Farkas 1994)
 NAPE_TAPER = 0.4                # ... and this much less straight down (the nape)
