@@ -39,7 +39,11 @@ def test_tracking_recovers_known_motion(obama_avatar):
     assert track.found.all() and np.nanmedian(track.residual_px) < 3.0
     jaw_t = m.coeffs[:, m.names.index("jawOpen")]
     assert np.corrcoef(jaw, jaw_t)[0, 1] > 0.9, jaw_t.round(2)
-    assert np.abs(m.head_rotation[:, 1] - yaw).max() < np.radians(3.0), np.degrees(m.head_rotation[:, 1]).round(1)
+    # MediaPipe reads these renders' largest turn (8.6 degrees) short by 2.5 degrees with a skull-deep head volume
+    # and 3.4 with the ovoid one of issue 12 (the hair silhouette it sees moves), not the tracker's solve: 3.5 allows
+    # that and still fails a tracker that loses the turn
+    assert np.abs(m.head_rotation[:, 1] - yaw).max() < np.radians(3.5), np.degrees(m.head_rotation[:, 1]).round(1)
+    assert np.corrcoef(m.head_rotation[:, 1], yaw)[0, 1] > 0.97
     blink_t = m.coeffs[:, m.names.index("eyeBlinkLeft")]
     # MediaPipe puts a closed lid's landmarks halfway and smooths them in video mode, the rig's lids meet lower: a
     # full blink reads as 0.2-0.45 (a known limit of the tracker, see the closing note of issue 13)
