@@ -26,8 +26,9 @@ Protocol (defaults: the shared GRID video, fit on [0, 42) s, score on [42, 60) s
    - `lmd`: lip-landmark distance in the 224-px face crop (`eval.metrics.lmd`, MediaPipe lips);
    - `gap_corr`: Pearson correlation of the tracked inner-lip gap (`eval.metrics.mouth.mouth_open`) with the
      real video's (for the talk rows: the only image-free comparison, since they move the head differently).
-Prints the table and writes JSON (`--out`) and a contact sheet of held-out frames (`--sheet`: real | each reenact
-| fitted talk | static). GRID material: credit the GRID corpus (CC BY 4.0) in anything that shows it.
+Prints the table and writes JSON (`--out`) and a contact sheet of held-out frames (`--sheet`: real | static | each
+reenact | each talk). The held-out videos are kept in memory (about 1 GB for 18 s at 360 x 288). GRID material:
+credit the GRID corpus (CC BY 4.0) in anything that shows it.
 """
 
 from __future__ import annotations
