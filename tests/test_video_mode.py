@@ -111,6 +111,22 @@ def test_paste_blends_the_crop_into_the_frame_without_a_seam():
     assert np.abs(out[:, :50].astype(int) - 100).max() <= 1         # nothing left of the crop changes
 
 
+def test_reenactment_renders_on_the_frame_pixel_grid():
+    from vasa3d.video_mode import FEATHER, _frame_window, _paste, aligned_box
+
+    assert aligned_box((10.3, 4.9, 20.0)) == (10, 4, 21) and aligned_box((-2.0, 3.0, 8.0)) == (-2, 3, 8)
+    frame = np.arange(6 * 7 * 3, dtype=np.uint8).reshape(6, 7, 3)
+    win = _frame_window(frame, -1, 4, 3)                           # past the left and bottom edges: edge pixels
+    assert win.shape == (3, 3, 3) and (win[0, 0] == frame[4, 0]).all() and (win[2, 2] == frame[5, 1]).all()
+    rng = np.random.default_rng(0)
+    big = rng.integers(0, 256, (80, 90, 3), dtype=np.uint8)
+    crop = rng.integers(0, 256, (40, 40, 3)).astype(np.float32) / 255.0
+    out = _paste(big, crop, (30.0, 20.0, 40.0))                     # whole-pixel box, same size: no resampling
+    inner = int(np.ceil(FEATHER * 40))
+    core = slice(inner, 40 - inner)
+    assert np.array_equal(out[20:60, 30:70][core, core], (crop[core, core] * 255 + 0.5).astype(np.uint8))
+
+
 def test_talk_accepts_a_saved_avatar(tmp_path, obama_avatar):
     from vasa3d.io.audio import write_wav
     from vasa3d.io.media import probe_media

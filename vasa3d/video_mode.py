@@ -298,24 +298,63 @@ def reenact(avatar, driving: str | Path, output: str | Path, start_s: float = 0.
 
 
 def _reenacted_frames(avatar, clip: Clip, track, obs, backend, device, tick):
-    """Yield the output frames (uint8 [H, W, 3]) of `reenact`."""
+    """Yield the output frames (uint8 [H, W, 3]) of `reenact`.
+
+    The avatar is rendered straight onto the frame's pixel grid: over the square of whole frame pixels that
+    contains the crop box (`aligned_box`), with the crop camera's K scaled to frame pixels and moved by the box's
+    fractional offset, so the render is pasted pixel for pixel. Rendering the crop at its own size and resampling
+    it into the frame blurred the whole face by a fraction of a pixel (GRID self-reenactment, held out: LPIPS on
+    the face box 0.079 -> 0.070, PSNR the same). Crops larger than `MAX_RENDER_SIDE` are rendered smaller and
+    resampled."""
     from vasa3d.avatar import inpaint_background
     from vasa3d.avatar.pose import FramePose
     from vasa3d.avatar.view import FrameRenderer
 
-    side = track.crop_box[2]
-    size = int(min(1024, max(64, round(side / 2) * 2)))
     plate = inpaint_background(obs.image, obs.mask)
-    renderer = FrameRenderer(avatar, size, backend, device, background=plate,
-                             camera=(track.T_cam_from_head, track.K, obs.size))
     still = _paste(clip.frames[0], plate, track.crop_box)              # the first frame with the person removed
+    ix0, iy0, n = aligned_box(track.crop_box)
+    if n <= MAX_RENDER_SIDE:
+        x0, y0, side = track.crop_box
+        K = np.asarray(track.K, np.float64).copy()
+        K[:2] *= side / obs.size                                       # crop pixels -> frame pixels
+        K[0, 2] += x0 - ix0                                            # ... from the aligned square's corner
+        K[1, 2] += y0 - iy0
+        behind = _frame_window(still, ix0, iy0, n).astype(np.float32) / 255.0
+        renderer = FrameRenderer(avatar, n, backend, device, background=behind,
+                                 camera=(track.T_cam_from_head, K.astype(np.float32), n))
+        box = (float(ix0), float(iy0), float(n))
+    else:
+        size = int(min(MAX_RENDER_SIDE, max(64, round(track.crop_box[2] / 2) * 2)))
+        renderer = FrameRenderer(avatar, size, backend, device, background=plate,
+                                 camera=(track.T_cam_from_head, track.K, obs.size))
+        box = track.crop_box
     m = track.motion
     for i in range(len(clip.frames)):
         frame = FramePose(names=m.names, coeffs=m.coeffs[i], head_rotation=m.head_rotation[i],
                           head_translation=m.head_translation[i], gaze=m.gaze[i])
         rgb = renderer.render(frame)
         tick(i)
-        yield _paste(still, rgb.astype(np.float32) / 255.0, track.crop_box)
+        yield _paste(still, rgb.astype(np.float32) / 255.0, box)
+
+
+MAX_RENDER_SIDE = 1024      # px: a reenactment's crop is rendered at most this large
+
+
+def aligned_box(crop_box) -> tuple[int, int, int]:
+    """(x0, y0, side) in whole frame pixels of the smallest square of pixels that contains `crop_box` (x0, y0,
+    side in frame pixels, floats)."""
+    x0, y0, side = crop_box
+    ix0, iy0 = int(np.floor(x0)), int(np.floor(y0))
+    n = int(np.ceil(max(x0 + side - ix0, y0 + side - iy0) - 1e-6))
+    return ix0, iy0, max(n, 1)
+
+
+def _frame_window(frame: np.ndarray, x0: int, y0: int, n: int) -> np.ndarray:
+    """uint8 [n, n, 3]: frame[y0:y0 + n, x0:x0 + n], its edge pixels repeated where the window leaves the frame."""
+    H, W = frame.shape[:2]
+    ys = np.clip(np.arange(y0, y0 + n), 0, H - 1)
+    xs = np.clip(np.arange(x0, x0 + n), 0, W - 1)
+    return frame[ys[:, None], xs[None, :]]
 
 
 def _paste(frame: np.ndarray, crop: np.ndarray, crop_box) -> np.ndarray:
