@@ -93,7 +93,8 @@ def _parser() -> argparse.ArgumentParser:
     fc.add_argument("--max-frames", type=int, default=300, help="video frames the fit uses (default: %(default)s)")
     fc.add_argument("--hold", type=float, default=3.0,
                     help="static baseline: the real frame at the start of each HOLD s, held (default: %(default)s)")
-    fc.add_argument("--crop", type=int, default=128, help="side of the compared face/mouth crops (default: %(default)s)")
+    fc.add_argument("--crop", type=int, default=128,
+                    help="side of the compared face/mouth crops (default: %(default)s)")
     fc.add_argument("--talk-size", type=int, default=256, help="side of the talk renders (default: %(default)s)")
     fc.add_argument("--cache", type=Path, default=Path(".cache") / "fit-check",
                     help="folder for the avatars and videos (reused by later runs; default: %(default)s)")
@@ -215,8 +216,13 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("need --start < --split < --end")
         if not args.video.is_file():
             raise SystemExit(f"no such video: {args.video}")
-        fit_check_main(args.video, args.start, args.split, args.end, args.steps, args.max_frames, args.hold,
-                       args.crop, args.talk_size, args.cache, args.out, args.sheet)
+        from vasa3d.errors import InputError
+
+        try:
+            fit_check_main(args.video, args.start, args.split, args.end, args.steps, args.max_frames, args.hold,
+                           args.crop, args.talk_size, args.cache, args.out, args.sheet)
+        except InputError as exc:
+            raise SystemExit(f"\nerror: {exc}") from None
         return 0
     return _make_bench(args) if args.command == "make-bench" else _run(args)
 

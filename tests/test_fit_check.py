@@ -50,3 +50,16 @@ def test_scores_of_the_real_video_itself_and_of_a_held_frame(grid):
     assert still["lmd"] > 0.5 and 0.0 < still["ssim_face"] < 1.0
     text = table({"same": same, "static": still})
     assert text.splitlines()[0].startswith("| row | psnr_face") and "| static |" in text
+
+
+def test_fit_check_refuses_bad_input_in_one_line(tmp_path):
+    from eval.__main__ import main
+
+    not_video = tmp_path / "notes.mp4"
+    not_video.write_text("not a video")
+    with pytest.raises(SystemExit, match="error: could not open media file"):
+        main(["fit-check", "--video", str(not_video), "--cache", str(tmp_path / "c"),
+              "--out", str(tmp_path / "o.json")])
+    with pytest.raises(SystemExit, match="need --start < --split < --end"):
+        main(["fit-check", "--video", str(not_video), "--split", "70"])
+    assert not (tmp_path / "o.json").exists()
