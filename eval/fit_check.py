@@ -79,16 +79,17 @@ def _cached(cache: Path, name: str, key: str, make):
 
 def pick_photos(frames: np.ndarray, fps: float) -> list[int]:
     """Indices of three frames of `frames` (uint8 [T, H, W, 3]): mouth most closed, half-way, widest open (inner-lip
-    gap by the evaluation's tracker on every 5th frame, among the frames within 5% of the most frontal yaw proxy)."""
+    gap by the evaluation's tracker on every 5th frame, among the frames within 0.05 of the most frontal
+    `vasa3d.face.track.turn_share`)."""
+    from vasa3d.face.track import turn_share
+
     from eval.metrics.mouth import mouth_open
     from eval.tracking import track_video
 
     step = 5
     track = track_video(frames[::step], fps / step)
     gap = mouth_open(track)
-    lm = track.landmarks.astype(np.float64)
-    width = np.abs(lm[:, 454, 0] - lm[:, 234, 0])
-    turn = np.abs(lm[:, 1, 0] - 0.5 * (lm[:, 234, 0] + lm[:, 454, 0])) / np.maximum(width, 1e-6)
+    turn = turn_share(track.landmarks.astype(np.float64))
     ok = track.found & np.isfinite(gap) & (turn <= np.nanmin(turn) + 0.05)
     idx = np.flatnonzero(ok)
     lo, hi = idx[np.argmin(gap[idx])], idx[np.argmax(gap[idx])]

@@ -177,7 +177,7 @@ def fit_from_photos(paths, config: FitConfig = FitConfig(), face: FaceConfig = F
     closed-mouth one builds the avatar; colours learn at `config.lr_color_photos`). Raises InputError: unreadable
     photo, no face, more than 8 photos, or photos of different people (SFace identity)."""
     from vasa3d.face.analysis import analyze_face
-    from vasa3d.face.track import FaceTrack, solve_motion
+    from vasa3d.face.track import FaceTrack, frontal_closed_score, solve_motion
     from vasa3d.head.model import build_head
     from vasa3d.io.image import read_image
 
@@ -187,7 +187,7 @@ def fit_from_photos(paths, config: FitConfig = FitConfig(), face: FaceConfig = F
     t0 = time.perf_counter()
     observations = [analyze_face(read_image(p), face) for p in paths]
     _check_same_person(observations, paths)
-    reference = int(np.argmin([_mouth_and_turn(o.landmarks_px) for o in observations]))
+    reference = int(np.argmin([frontal_closed_score(o.landmarks_px) for o in observations]))
     obs = observations[reference]
     head = build_head(obs.landmarks_head)
     landmarks = np.stack([o.landmarks_px for o in observations])
@@ -233,13 +233,6 @@ def _spread(found: np.ndarray, count: int) -> np.ndarray:
     if len(idx) <= count:
         return idx
     return idx[np.linspace(0, len(idx) - 1, count).round().astype(int)]
-
-
-def _mouth_and_turn(lm: np.ndarray) -> float:
-    """Lower is better for building: the mouth's opening plus half the head's turn (both relative)."""
-    face_h = np.linalg.norm(lm[152, :2] - lm[10, :2])
-    mid = 0.5 * (lm[234, 0] + lm[454, 0])
-    return abs(lm[14, 1] - lm[13, 1]) / face_h + 0.5 * abs(lm[1, 0] - mid) / max(abs(lm[454, 0] - lm[234, 0]), 1e-6)
 
 
 SAME_PERSON_MIN = 0.3     # SFace cosine similarity below this: photos of different people (same person ~0.6-0.95)

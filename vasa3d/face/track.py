@@ -227,6 +227,21 @@ def track_frames(frames: np.ndarray, fps: float, video: bool, reference: int | N
     return track, obs, head
 
 
+def turn_share(lm: np.ndarray):
+    """How far a face is turned, from Face Mesh landmarks [..., 478, 2+] in pixels: the nose tip's (1) horizontal
+    offset from the middle of the face's sides (234, 454) over the face's width; 0 when frontal, NaN where the
+    landmarks are NaN. A float for one face, an array [...] for several."""
+    mid = 0.5 * (lm[..., 234, 0] + lm[..., 454, 0])
+    return np.abs(lm[..., 1, 0] - mid) / np.maximum(np.abs(lm[..., 454, 0] - lm[..., 234, 0]), 1e-6)
+
+
+def frontal_closed_score(lm: np.ndarray) -> float:
+    """Lower is better for building an avatar from a face: its inner-lip gap (13-14) over the face height (10-152)
+    plus half its `turn_share`; landmarks [478, 2+] in pixels."""
+    face_h = np.linalg.norm(lm[152, :2] - lm[10, :2])
+    return float(abs(lm[14, 1] - lm[13, 1]) / face_h + 0.5 * turn_share(lm))
+
+
 def pick_reference(frames: np.ndarray, candidates: int = 16) -> int:
     """Index of the frame to build the avatar from: among up to `candidates` frames spread over the input, the one
     whose face is most frontal and whose mouth is most closed (Face Mesh on the whole frame); 0 if none has
@@ -243,11 +258,7 @@ def pick_reference(frames: np.ndarray, candidates: int = 16) -> int:
             continue
         h, w = frames[i].shape[:2]
         lm = np.array([(p.x * w, p.y * h) for p in result.multi_face_landmarks[0].landmark])
-        face_h = np.linalg.norm(lm[152] - lm[10])
-        mouth = abs(lm[14, 1] - lm[13, 1]) / face_h
-        mid = 0.5 * (lm[234, 0] + lm[454, 0])
-        turn = abs(lm[1, 0] - mid) / max(abs(lm[454, 0] - lm[234, 0]), 1e-6)
-        score = mouth + 0.5 * turn
+        score = frontal_closed_score(lm)
         if score < best_score:
             best, best_score = int(i), score
     return best
