@@ -79,33 +79,23 @@ def place(data, op, arg, post, parent, edge, tab_face, tab_rigid, R, centre, tar
         sz = data[12, n]
         if o == 0 or o == 1:
             f = parent[n]
-            if o == 0:
-                w3 = data[3, n]
-                w4 = data[4, n]
-                w5 = data[5, n]
-                tq0 = tab_face[18, f]
-                tq1 = tab_face[19, f]
-                tq2 = tab_face[20, f]
-                tq3 = tab_face[21, f]
-                sx = sx * tab_face[22, f]
-                sy = sy * tab_face[23, f]
-                sz = sz * tab_face[24, f]
+            if o == 0:                          # FACE: the triangle's stretch axes scale it
                 tab = tab_face
-            else:
+                ratio = np.float32(1.0)
+                fx, fy, fz = tab_face[22, f], tab_face[23, f], tab_face[24, f]
+            else:                               # FACE_RIGID / FACE_EDGE: one length unit, k or k_ref
+                tab = tab_rigid
                 k = tab_rigid[22, f]
                 unit = tab_rigid[23, f] if edge[n] else k
                 ratio = unit / k
-                w3 = data[3, n] * ratio
-                w4 = data[4, n] * ratio
-                w5 = data[5, n] * ratio
-                tq0 = tab_rigid[18, f]
-                tq1 = tab_rigid[19, f]
-                tq2 = tab_rigid[20, f]
-                tq3 = tab_rigid[21, f]
-                sx = sx * unit
-                sy = sy * unit
-                sz = sz * unit
-                tab = tab_rigid
+                fx = fy = fz = unit
+            w3 = mx * ratio                     # mx, my, mz still hold the local position
+            w4 = my * ratio
+            w5 = mz * ratio
+            tq0, tq1, tq2, tq3 = tab[18, f], tab[19, f], tab[20, f], tab[21, f]
+            sx = sx * fx
+            sy = sy * fy
+            sz = sz * fz
             w0 = data[0, n]
             w1 = data[1, n]
             w2 = data[2, n]
