@@ -7,7 +7,7 @@ import numpy as np
 
 from vasa3d.config import MotionConfig
 from vasa3d.motion import motion_from_audio
-from vasa3d.motion.closures import Evidence, add_closures, closure_evidence, is_lip_closure
+from vasa3d.motion.closures import RELEASE_S, Evidence, add_closures, closure_evidence, is_lip_closure
 from vasa3d.motion.features import compute_features
 from vasa3d.motion.mouth import SPEECH_HANGOVER_S, SPEECH_PREROLL_S, SPEECH_RAMP_S
 from vasa3d.motion.phones import Phone
@@ -41,16 +41,28 @@ def test_closure_evidence_finds_a_stop_gap_and_a_nasal_murmur_but_nothing_in_vow
     assert not [e for e in ev for a, b in vowels if e.start_s < b and e.end_s > a], ev
 
 
+def test_a_shallow_dip_is_weak_evidence_only():
+    pause = np.zeros(int(0.3 * SR), np.float32)
+    x = np.concatenate([pause, vowel(0.3), 0.25 * vowel(0.06), vowel(0.3), pause])   # 12 dB down for 60 ms
+    ev = closure_evidence(x, compute_features(x))
+    assert [e.kind for e in ev] == ["weak"], ev
+    assert 0.58 <= ev[0].start_s and ev[0].end_s <= 0.68, ev
+
+
 def test_lip_closure_rule():
     weak, strong = Evidence(1.0, 1.06, "stop", -20.0), Evidence(1.0, 1.06, "stop", 2.0)
     nasal = Evidence(1.0, 1.05, "nasal", -np.inf)
     assert is_lip_closure(weak, {"G"}) and is_lip_closure(strong, {"B"}) and is_lip_closure(nasal, set())
     assert not is_lip_closure(strong, {"T"})       # a strong high-frequency burst: t or k
     assert not is_lip_closure(weak, {"AA", "S"})   # no stop or nasal heard there
+    dip = Evidence(1.0, 1.05, "weak", -np.inf)
+    assert is_lip_closure(dip, {"W", "AY"}) and is_lip_closure(dip, {"M"})
+    assert not is_lip_closure(dip, {"N"}) and not is_lip_closure(dip, {"D", "AA"})  # a weak dip needs a labial
     phones = [Phone(0.9, 1.0, "AA"), Phone(1.0, 1.07, "T"), Phone(1.07, 1.2, "IY"), Phone(1.3, 1.4, "K")]
     out = add_closures(phones, [strong, Evidence(1.31, 1.36, "stop", -15.0)])
     assert [p.phone for p in out] == ["AA", "T", "IY", "K", "CL"]
-    assert out[-1] == Phone(1.31, 1.36, "CL")
+    assert out[-1] == Phone(1.31, 1.36 + RELEASE_S, "CL")   # held until the release
+    assert add_closures(phones, [Evidence(1.31, 1.36, "nasal", -np.inf)])[-1] == Phone(1.31, 1.36, "CL")
 
 
 def test_mouth_settles_soon_after_speech_and_moves_only_just_before_it():

@@ -30,6 +30,10 @@ STOP_DIP_DB = 15.0
 FRICATIVE_HIGH_DB = 0.0
 """A quiet stretch whose 3-7 kHz band is above its 80-400 plus 800-2500 Hz bands by more than this is a fricative,
 not a closure."""
+WEAK_DIP_DB = 8.0
+"""A weaker dip (at least this many dB, not fricative noise, not a stop or murmur by the rules above) counts only
+where the recogniser heard a labial over it: two weak cues that agree (a bilabial nasal or a lenited stop that
+neither rule alone catches)."""
 NASAL_DIP_DB = 5.0
 """A nasal murmur is at least this many dB below the loudest speech within SIDE_S on each side."""
 NASAL_LOW_DB = 14.0
@@ -37,6 +41,11 @@ NASAL_LOW_DB = 14.0
 BURST_HIGH_DB = -2.0
 """A release (the 30 ms after a stop closure) whose 3-7 kHz band comes within this many dB of its 80-400 plus
 800-2500 Hz bands, or above them, is an alveolar or velar burst."""
+RELEASE_S = 0.025
+"""A stop or weak-dip closure phone lasts this long past its evidence span: the span ends where the level comes
+back within the dip threshold of the speech around it, but the lips part at the release, as the level rises through
+it; without this the mouth shows the closure too short (and, with the visual lead, too early). A nasal murmur's
+span already ends at the release (the level and spectrum jump as the mouth opens) and is not extended."""
 SIDE_S = 0.15
 """How far each side of a frame the louder speech of a closure is looked for, seconds."""
 MIN_SPAN_S, MAX_SPAN_S = 0.02, 0.25
@@ -47,12 +56,12 @@ STOP_OR_NASAL = frozenset({"P", "B", "M", "T", "D", "K", "G", "N", "NG"})
 
 @dataclass(frozen=True)
 class Evidence:
-    """One closure seen in the audio: start_s, end_s (s); kind "stop" or "nasal"; burst_high: the release's
+    """One closure seen in the audio: start_s, end_s (s); kind "stop", "nasal" or "weak"; burst_high: the release's
     3-7 kHz level relative to 80-2500 Hz, dB (stops only; -inf for nasals or no release)."""
 
     start_s: float
     end_s: float
-    kind: Literal["stop", "nasal"]
+    kind: Literal["stop", "nasal", "weak"]
     burst_high: float
 
 
@@ -102,9 +111,10 @@ def closure_evidence(x16: np.ndarray, features: AudioFeatures) -> list[Evidence]
     oral = _db_sum(low, mid)
     stop = (dip >= STOP_DIP_DB) & ~((high - oral > FRICATIVE_HIGH_DB) & speech)
     nasal = speech & ~stop & (dip >= NASAL_DIP_DB) & (low - _db_sum(mid, high) >= NASAL_LOW_DB)
+    weak = ~stop & ~nasal & (dip >= WEAK_DIP_DB) & (high - oral <= FRICATIVE_HIGH_DB)
     out = []
     lo_n, hi_n = int(round(MIN_SPAN_S / HOP_S)), int(round(MAX_SPAN_S / HOP_S))
-    for kind, mask in (("stop", stop), ("nasal", nasal)):
+    for kind, mask in (("stop", stop), ("nasal", nasal), ("weak", weak)):
         for a, b in _runs(mask):
             if not lo_n <= b - a <= hi_n:
                 continue
@@ -120,7 +130,9 @@ def is_lip_closure(ev: Evidence, heard: set[str]) -> bool:
     """Whether evidence `ev` shows closed lips, given the ARPAbet phones recognised over it (`heard`): when a labial
     was heard; for any nasal murmur (m and n close the mouth alike on a tracker: the real GRID speaker's lips read
     closed on 84% of his /n/); for a stop when a stop or nasal was heard and its release has no strong high-frequency
-    burst (t, k)."""
+    burst (t, k); for a weak dip only when a labial was heard."""
+    if ev.kind == "weak":
+        return bool(heard & LABIAL)
     if heard & LABIAL or ev.kind == "nasal":
         return True
     return bool(heard & STOP_OR_NASAL) and ev.burst_high < BURST_HIGH_DB
@@ -128,8 +140,8 @@ def is_lip_closure(ev: Evidence, heard: set[str]) -> bool:
 
 def add_closures(phones: list[Phone], evidence: list[Evidence], tolerance_s: float = 0.04) -> list[Phone]:
     """phones (time-sorted, not overlapping, as recognised) plus a "CL" phone (lips closed, `vasa3d.motion.visemes`)
-    over every evidence span that `is_lip_closure` accepts, judged by the phones within tolerance_s of it;
-    time-sorted."""
+    over every evidence span that `is_lip_closure` accepts (stops and weak dips extended by RELEASE_S), judged by
+    the phones within tolerance_s of it; time-sorted."""
     starts = np.array([p.start_s for p in phones])
     ends = np.array([p.end_s for p in phones])
     extra = []
@@ -138,5 +150,5 @@ def add_closures(phones: list[Phone], evidence: list[Evidence], tolerance_s: flo
         hi = int(np.searchsorted(starts, ev.end_s + tolerance_s, side="left"))
         heard = {p.phone.rstrip("012").upper() for p in phones[lo:hi]}
         if is_lip_closure(ev, heard):
-            extra.append(Phone(ev.start_s, ev.end_s, "CL"))
+            extra.append(Phone(ev.start_s, ev.end_s + (0.0 if ev.kind == "nasal" else RELEASE_S), "CL"))
     return sorted(phones + extra, key=lambda p: p.start_s)
