@@ -174,6 +174,60 @@ def test_numba_matches_reference_on_edge_cases():
 
 
 @needs_numba
+@pytest.mark.parametrize("scene_name", ["random", "edge"])
+def test_numba_projection_matches_the_reference(scene_name):
+    """The block-vectorised projection kernel against `_torch_ref.project`, Gaussian by Gaussian: the same culling,
+    2D means, conics and depths, and the visible region's extents from the opacity (including blocks of 16 cut
+    short at the end of the array: 203 Gaussians)."""
+    import numpy as np
+
+    from vasa3d.render._numba_project import (
+        ALPHA_MIN, REC, REC_A, REC_B, REC_C, REC_EXT_X, REC_EXT_Y, REC_OP, REC_U, REC_V, REC_Z, TAU_PAD, project_fwd,
+    )
+    from vasa3d.render._torch_ref import project
+
+    scene = random_scene(203, width=96, height=80, spread=1.2) if scene_name == "random" else _edge_scene()
+    a = {k: scene[k].numpy().astype(np.float32) for k in ("means", "quats", "scales", "opacities")}
+    vm, K = scene["viewmats"][0].numpy(), scene["Ks"][0].numpy()
+    w, h, n = scene["width"], scene["height"], len(a["means"])
+    rec, radii, rects = np.empty((n, REC), np.float32), np.empty(n, np.int32), np.empty((n, 4), np.int32)
+    project_fwd(a["means"], a["quats"], a["scales"], a["opacities"], vm, K, w, h, rec, radii, rects)
+    m2d, conic, depth, ref_radii = (t.numpy() for t in project(*(scene[k] for k in ("means", "quats", "scales")),
+                                                              scene["viewmats"][0], K=scene["Ks"][0], width=w,
+                                                              height=h))
+    np.testing.assert_array_equal(radii > 0, ref_radii > 0)
+    assert np.abs(radii - ref_radii).max() <= 1          # ceil() of float32 vs float64 at an integer boundary
+    on = radii > 0
+    assert 0 < on.sum() < n                              # both kinds are tested
+    assert not rec[~on].any() and not rects[~on].any()
+    np.testing.assert_allclose(rec[on][:, [REC_U, REC_V]], m2d[on], rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(rec[on][:, [REC_A, REC_B, REC_C]], conic[on], rtol=2e-3, atol=1e-6)
+    np.testing.assert_allclose(rec[on][:, REC_Z], depth[on], rtol=1e-6)
+    np.testing.assert_array_equal(rec[on][:, REC_OP], a["opacities"][on])
+    tau = np.maximum(np.log(np.maximum(a["opacities"][on].astype(np.float64), 1e-30) / ALPHA_MIN) + TAU_PAD, 0)
+    det = conic[on][:, 0] * conic[on][:, 2] - conic[on][:, 1] ** 2
+    np.testing.assert_allclose(rec[on][:, REC_EXT_X], np.sqrt(2 * tau * conic[on][:, 2] / det), rtol=2e-3,
+                               atol=1e-4)
+    np.testing.assert_allclose(rec[on][:, REC_EXT_Y], np.sqrt(2 * tau * conic[on][:, 0] / det), rtol=2e-3,
+                               atol=1e-4)
+
+
+@needs_numba
+def test_branch_free_log_is_accurate():
+    import numpy as np
+    from numba import njit
+
+    from vasa3d.render._numba_project import _log_pos
+
+    f = njit(lambda x: np.array([_log_pos(v) for v in x], np.float32))
+    x = np.concatenate([np.geomspace(1e-30, 1e30, 20001), np.linspace(0.5, 2.0, 10001)]).astype(np.float32)
+    exact = np.log(x.astype(np.float64))
+    err = np.abs(f(x).astype(np.float64) - exact)
+    assert (err / np.maximum(1.0, np.abs(exact))).max() < 5e-7      # a few float32 ulps of the result
+    assert err[(x > 0.5) & (x < 2)].max() < 2e-7                    # far below TAU_PAD
+
+
+@needs_numba
 def test_no_gaussians_renders_the_background():
     scene = random_scene(0, width=32, height=16)
     for backend in ("numba", "torch"):

@@ -16,7 +16,7 @@ import numba
 import numpy as np
 import torch
 
-from vasa3d.render._numba_project import REC, REC_Z, bin_tiles, project_bwd, project_fwd
+from vasa3d.render._numba_project import REC, bin_tiles, blend_features, project_bwd, project_fwd
 from vasa3d.render._numba_raster import FAST_CH, G_OP, raster_bwd, raster_fwd, raster_image
 from vasa3d.render._torch_ref import TILE_SIZE
 
@@ -44,13 +44,10 @@ def tile_order(n_tiles: int) -> np.ndarray:
     return np.concatenate([np.arange(t, n_tiles, nt, dtype=np.int64) for t in range(nt)])
 
 
-def features(cols: np.ndarray, depth: np.ndarray) -> np.ndarray:
-    """Blended features [N, max(FAST_CH, D + 1)]: D colours, camera z at column D, zero padding."""
-    n, dim = cols.shape
-    feats = np.zeros((n, max(FAST_CH, dim + 1)), dtype=np.float32)
-    feats[:, :dim] = cols
-    feats[:, dim] = depth
-    return feats
+def features(cols: np.ndarray, rec: np.ndarray) -> np.ndarray:
+    """Blended features [N, max(FAST_CH, D + 1)]: the D colours of cols [N, D], camera z (from the projected
+    records rec [N, REC]) at column D, zero padding."""
+    return blend_features(cols, rec, max(FAST_CH, cols.shape[1] + 1))
 
 
 def project_and_bin(means, quats, scales, opacities, viewmat, K, width, height):
@@ -75,7 +72,7 @@ def forward_camera(arrs, cols, viewmat, K, width, height, bg, rgb, depth, alpha)
     rec, radii, offsets, ids, tiles_x, tiles_y = project_and_bin(*arrs, viewmat, K, width, height)
     trans = np.empty((height, width), dtype=np.float32)
     last = np.empty((height, width), dtype=np.int32)
-    raster_fwd(rec, features(cols, rec[:, REC_Z]), offsets, ids, tile_order(tiles_x * tiles_y), tiles_x, width,
+    raster_fwd(rec, features(cols, rec), offsets, ids, tile_order(tiles_x * tiles_y), tiles_x, width,
                height, bg, rgb, depth, alpha, trans, last)
     return _CameraState(rec, radii, offsets, ids, trans, last)
 
@@ -87,7 +84,7 @@ def backward_camera(state, arrs, cols, viewmat, K, width, height, bg, v_img, v_a
     geometry=False skips the projection backward (means, quats and scales keep zero gradients).
     """
     n, dim = cols.shape
-    feats = features(cols, state.rec[:, REC_Z])
+    feats = features(cols, state.rec)
     tiles_x = math.ceil(width / TILE_SIZE)
     v_rec, v_feat = raster_bwd(state.rec, feats, state.offsets, state.ids, tile_order(state.offsets.shape[0] - 1),
                                tiles_x, width, height, bg, state.trans, state.last, v_img, v_a,

@@ -17,7 +17,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic
 
 # The kernels' constants are literals here, not imported: numba's on-disk cache is keyed on this file only, so an
 # imported value that changed would keep being served stale from the cache. tests/test_rasterize.py checks that
@@ -80,6 +82,140 @@ def _covar_cam(quat, scale, vm, a):
     return s00, s01, s02, s11, s12, s22
 
 
+# project_fwd works on blocks of _LANES Gaussians: their inputs are copied into one scratch row at fixed offsets
+# (slot k of Gaussian i at _LANES * k + i), one branch-free loop over the block computes every output into the same
+# row (LLVM vectorises it: constant offsets into one array need no runtime overlap checks), and the outputs are
+# copied out. Input slots, then output slots:
+_LANES = 16
+_I_MX, _I_MY, _I_MZ, _I_QW, _I_QX, _I_QY, _I_QZ, _I_SX, _I_SY, _I_SZ, _I_OP = range(11)
+_O_REC = 11                                  # REC slots from here, in REC order
+_O_RADIUS, _O_X0, _O_X1, _O_Y0, _O_Y1 = range(_O_REC + REC, _O_REC + REC + 5)
+_SLOTS = _O_Y1 + 1
+_LN2 = _F(0.6931471805599453)
+
+
+@njit(inline="always", **_JIT)
+def _log_pos(x):
+    """Natural log of a positive, normal float32 x, branch-free (vectorises; math.log is a libm call): x = m 2^e
+    with m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(t), t = (m - 1) / (m + 1), |t| <= 0.172, by its series to t^9
+    (truncation below 1e-8 relative)."""
+    bits = _f32_bits(x)
+    e = ((bits >> np.int32(23)) & np.int32(255)) - np.int32(127)
+    m = _bits_f32((bits & np.int32(0x007FFFFF)) | np.int32(0x3F800000))   # in [1, 2)
+    big = m > _F(1.4142135)
+    m = m * _F(0.5) if big else m
+    e = e + np.int32(big)
+    t = (m - _F(1.0)) / (m + _F(1.0))
+    t2 = t * t
+    series = t * (_F(2.0) + t2 * (_F(2.0 / 3.0) + t2 * (_F(2.0 / 5.0) + t2 * (_F(2.0 / 7.0) + t2 * _F(2.0 / 9.0)))))
+    return _F(e) * _LN2 + series
+
+
+@intrinsic
+def _f32_bits(typingctx, x):
+    """The bits of a float32 as an int32 (LLVM bitcast)."""
+    sig = types.int32(types.float32)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+
+    return sig, codegen
+
+
+@intrinsic
+def _bits_f32(typingctx, x):
+    """An int32's bits as a float32 (LLVM bitcast)."""
+    sig = types.float32(types.int32)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return sig, codegen
+
+
+@njit(inline="always", **_JIT)
+def _project_block(sb, vm, fx, fy, cx, cy, w, h, lxp, lxn, lyp, lyn, tiles_x, tiles_y):
+    """Project the _LANES Gaussians whose inputs are in the scratch row sb; writes their outputs to sb (all zero
+    for a culled Gaussian). The rules of the module docstring; branch-free."""
+    zero, one, two, half = _F(0.0), _F(1.0), _F(2.0), _F(0.5)
+    L = _LANES
+    for i in range(L):
+        mx, my, mz = sb[_I_MX * L + i], sb[_I_MY * L + i], sb[_I_MZ * L + i]
+        x = vm[0, 0] * mx + vm[0, 1] * my + vm[0, 2] * mz + vm[0, 3]
+        y = vm[1, 0] * mx + vm[1, 1] * my + vm[1, 2] * mz + vm[1, 3]
+        z = vm[2, 0] * mx + vm[2, 1] * my + vm[2, 2] * mz + vm[2, 3]
+        ok = (z >= _NEAR) & (z <= _FAR)
+        zs = z if ok else one
+        qw, qx, qy, qz = sb[_I_QW * L + i], sb[_I_QX * L + i], sb[_I_QY * L + i], sb[_I_QZ * L + i]
+        qq = qw * qw + qx * qx + qy * qy + qz * qz
+        inv = one / np.sqrt(qq if qq > zero else one)
+        qw, qx, qy, qz = qw * inv, qx * inv, qy * inv, qz * inv
+        r0, r1, r2, r3, r4, r5, r6, r7, r8 = _rotmat(qw, qx, qy, qz)
+        sx, sy, sz = sb[_I_SX * L + i], sb[_I_SY * L + i], sb[_I_SZ * L + i]
+        # A = Rw Rq S; Sigma_c = A A^T
+        a00 = (vm[0, 0] * r0 + vm[0, 1] * r3 + vm[0, 2] * r6) * sx
+        a01 = (vm[0, 0] * r1 + vm[0, 1] * r4 + vm[0, 2] * r7) * sy
+        a02 = (vm[0, 0] * r2 + vm[0, 1] * r5 + vm[0, 2] * r8) * sz
+        a10 = (vm[1, 0] * r0 + vm[1, 1] * r3 + vm[1, 2] * r6) * sx
+        a11 = (vm[1, 0] * r1 + vm[1, 1] * r4 + vm[1, 2] * r7) * sy
+        a12 = (vm[1, 0] * r2 + vm[1, 1] * r5 + vm[1, 2] * r8) * sz
+        a20 = (vm[2, 0] * r0 + vm[2, 1] * r3 + vm[2, 2] * r6) * sx
+        a21 = (vm[2, 0] * r1 + vm[2, 1] * r4 + vm[2, 2] * r7) * sy
+        a22 = (vm[2, 0] * r2 + vm[2, 1] * r5 + vm[2, 2] * r8) * sz
+        s00 = a00 * a00 + a01 * a01 + a02 * a02
+        s01 = a00 * a10 + a01 * a11 + a02 * a12
+        s02 = a00 * a20 + a01 * a21 + a02 * a22
+        s11 = a10 * a10 + a11 * a11 + a12 * a12
+        s12 = a10 * a20 + a11 * a21 + a12 * a22
+        s22 = a20 * a20 + a21 * a21 + a22 * a22
+        rz = one / zs
+        tx = zs * min(lxp, max(-lxn, x * rz))
+        ty = zs * min(lyp, max(-lyn, y * rz))
+        j00, j02 = fx * rz, -fx * tx * rz * rz
+        j11, j12 = fy * rz, -fy * ty * rz * rz
+        ca = j00 * (j00 * s00 + j02 * s02) + j02 * (j00 * s02 + j02 * s22) + _EPS2D
+        cb = j11 * (j00 * s01 + j02 * s12) + j12 * (j00 * s02 + j02 * s22)
+        cc = j11 * (j11 * s11 + j12 * s12) + j12 * (j11 * s12 + j12 * s22) + _EPS2D
+        det = ca * cc - cb * cb
+        ok = ok & (det > zero)
+        dets = det if ok else one
+        half_tr = half * (ca + cc)
+        v1 = half_tr + np.sqrt(max(_F(0.01), half_tr * half_tr - dets))
+        radius = _F(_ceil_nonneg(_F(3.0) * np.sqrt(v1)))
+        u = fx * x * rz + cx
+        v = fy * y * rz + cy
+        ok = ok & (radius > zero) & (u + radius > zero) & (u - radius < w) & (v + radius > zero) & (v - radius < h)
+        inv_det = one / dets
+        a, b, c = cc * inv_det, -cb * inv_det, ca * inv_det
+        op = sb[_I_OP * L + i]
+        tau = max(_log_pos(max(op, _F(1e-30))) + _LOG_INV_ALPHA_MIN + _TAU_PAD, zero)
+        ext_x = np.sqrt(two * tau * ca)
+        ext_y = np.sqrt(two * tau * cc)
+        # tiles: gsplat's square 3-sigma box cut to the visible ellipse's bounding box (nothing outside the latter
+        # reaches alpha >= 1/255, so the image is the same with fewer tile-list entries)
+        trx = min(radius, ext_x) / _F(_TS)
+        try_ = min(radius, ext_y) / _F(_TS)
+        tcx, tcy = u / _F(_TS), v / _F(_TS)
+        o = _O_REC * L + i
+        sb[o + REC_U * L] = u if ok else zero
+        sb[o + REC_V * L] = v if ok else zero
+        sb[o + REC_A * L] = a if ok else zero
+        sb[o + REC_B * L] = b if ok else zero
+        sb[o + REC_C * L] = c if ok else zero
+        sb[o + REC_OP * L] = op if ok else zero
+        sb[o + REC_Z * L] = z if ok else zero
+        sb[o + REC_EXT_X * L] = ext_x if ok else zero
+        sb[o + REC_EXT_Y * L] = ext_y if ok else zero
+        sb[o + REC_TWO_A_TAU * L] = two * a * tau if ok else zero
+        sb[o + REC_DET * L] = a * c - b * b if ok else zero
+        sb[o + REC_INV_A * L] = one / a if ok else zero
+        sb[_O_RADIUS * L + i] = radius if ok else zero
+        sb[_O_X0 * L + i] = _F(np.int32(min(max(tcx - trx, zero), _F(tiles_x)))) if ok else zero
+        sb[_O_X1 * L + i] = _F(_ceil_nonneg(min(max(tcx + trx, zero), _F(tiles_x)))) if ok else zero
+        sb[_O_Y0 * L + i] = _F(np.int32(min(max(tcy - try_, zero), _F(tiles_y)))) if ok else zero
+        sb[_O_Y1 * L + i] = _F(_ceil_nonneg(min(max(tcy + try_, zero), _F(tiles_y)))) if ok else zero
+
+
 @njit(parallel=True, **_JIT)
 def project_fwd(means, quats, scales, opacities, vm, K, width, height, rec, radii, rects):
     """Project N Gaussians into one camera; fills rec [N,REC], radii [N] int32 (0 = culled) and the tile
@@ -91,60 +227,50 @@ def project_fwd(means, quats, scales, opacities, vm, K, width, height, rec, radi
     lyp, lyn = (h - cy) / fy + _FOVC * tan_fovy, cy / fy + _FOVC * tan_fovy
     tiles_x, tiles_y = (width + _TS - 1) // _TS, (height + _TS - 1) // _TS
     n_all = means.shape[0]
-    for chunk in prange(_N_CHUNKS):  # per-chunk scratch: no allocation per Gaussian
-        work = np.empty((3, 3), dtype=np.float32)
-        for n in range(chunk * n_all // _N_CHUNKS, (chunk + 1) * n_all // _N_CHUNKS):
-            radii[n] = 0
-            rects[n, 0] = rects[n, 1] = rects[n, 2] = rects[n, 3] = 0
-            rec[n, :] = _F(0.0)
-            m = means[n]
-            x = vm[0, 0] * m[0] + vm[0, 1] * m[1] + vm[0, 2] * m[2] + vm[0, 3]
-            y = vm[1, 0] * m[0] + vm[1, 1] * m[1] + vm[1, 2] * m[2] + vm[1, 3]
-            z = vm[2, 0] * m[0] + vm[2, 1] * m[1] + vm[2, 2] * m[2] + vm[2, 3]
-            if not (z >= _NEAR and z <= _FAR):
-                continue
-            s00, s01, s02, s11, s12, s22 = _covar_cam(quats[n], scales[n], vm, work)
-            rz = _F(1.0) / z
-            tx = z * min(lxp, max(-lxn, x * rz))
-            ty = z * min(lyp, max(-lyn, y * rz))
-            j00, j02 = fx * rz, -fx * tx * rz * rz
-            j11, j12 = fy * rz, -fy * ty * rz * rz
-            # cov2d = J Sigma_c J^T, J = [[j00, 0, j02], [0, j11, j12]]
-            ca = j00 * (j00 * s00 + j02 * s02) + j02 * (j00 * s02 + j02 * s22) + _EPS2D
-            cb = j11 * (j00 * s01 + j02 * s12) + j12 * (j00 * s02 + j02 * s22)
-            cc = j11 * (j11 * s11 + j12 * s12) + j12 * (j11 * s12 + j12 * s22) + _EPS2D
-            det = ca * cc - cb * cb
-            if not det > _F(0.0):
-                continue
-            half_tr = _F(0.5) * (ca + cc)
-            v1 = half_tr + math.sqrt(max(_F(0.01), half_tr * half_tr - det))
-            radius = _F(_ceil_nonneg(_F(3.0) * math.sqrt(v1)))
-            u = fx * x * rz + cx
-            v = fy * y * rz + cy
-            if radius <= _F(0.0) or u + radius <= 0 or u - radius >= w or v + radius <= 0 or v - radius >= h:
-                continue
-            inv_det = _F(1.0) / det
-            op = opacities[n]
-            r = rec[n]
-            r[REC_U], r[REC_V], r[REC_Z], r[REC_OP] = u, v, z, op
-            a, b, c = cc * inv_det, -cb * inv_det, ca * inv_det
-            r[REC_A], r[REC_B], r[REC_C] = a, b, c
-            tau = max(math.log(max(op, _F(1e-30))) + _LOG_INV_ALPHA_MIN + _TAU_PAD, _F(0.0))
-            r[REC_EXT_X] = math.sqrt(_F(2.0) * tau * ca)
-            r[REC_EXT_Y] = math.sqrt(_F(2.0) * tau * cc)
-            r[REC_TWO_A_TAU] = _F(2.0) * a * tau
-            r[REC_DET] = a * c - b * b
-            r[REC_INV_A] = _F(1.0) / a
-            radii[n] = np.int32(radius)
-            # tiles: gsplat's square 3-sigma box cut to the visible ellipse's bounding box (nothing outside the
-            # latter reaches alpha >= 1/255, so the image is the same with fewer tile-list entries)
-            trx = min(radius, r[REC_EXT_X]) / _F(_TS)
-            try_ = min(radius, r[REC_EXT_Y]) / _F(_TS)
-            tcx, tcy = u / _F(_TS), v / _F(_TS)
-            rects[n, 0] = np.int32(min(max(tcx - trx, _F(0.0)), _F(tiles_x)))  # floor of a clamped value >= 0
-            rects[n, 1] = _ceil_nonneg(min(max(tcx + trx, _F(0.0)), _F(tiles_x)))
-            rects[n, 2] = np.int32(min(max(tcy - try_, _F(0.0)), _F(tiles_y)))
-            rects[n, 3] = _ceil_nonneg(min(max(tcy + try_, _F(0.0)), _F(tiles_y)))
+    n_blocks = (n_all + _LANES - 1) // _LANES
+    for chunk in prange(_N_CHUNKS):  # per-chunk scratch: no allocation per block
+        sb = np.zeros(_SLOTS * _LANES, dtype=np.float32)
+        for blk in range(chunk * n_blocks // _N_CHUNKS, (chunk + 1) * n_blocks // _N_CHUNKS):
+            base = blk * _LANES
+            cnt = min(_LANES, n_all - base)
+            for i in range(cnt):
+                n = base + i
+                sb[_I_MX * _LANES + i] = means[n, 0]
+                sb[_I_MY * _LANES + i] = means[n, 1]
+                sb[_I_MZ * _LANES + i] = means[n, 2]
+                sb[_I_QW * _LANES + i] = quats[n, 0]
+                sb[_I_QX * _LANES + i] = quats[n, 1]
+                sb[_I_QY * _LANES + i] = quats[n, 2]
+                sb[_I_QZ * _LANES + i] = quats[n, 3]
+                sb[_I_SX * _LANES + i] = scales[n, 0]
+                sb[_I_SY * _LANES + i] = scales[n, 1]
+                sb[_I_SZ * _LANES + i] = scales[n, 2]
+                sb[_I_OP * _LANES + i] = opacities[n]
+            _project_block(sb, vm, fx, fy, cx, cy, w, h, lxp, lxn, lyp, lyn, tiles_x, tiles_y)
+            for i in range(cnt):
+                n = base + i
+                for k in range(REC):
+                    rec[n, k] = sb[(_O_REC + k) * _LANES + i]
+                radii[n] = np.int32(sb[_O_RADIUS * _LANES + i])
+                rects[n, 0] = np.int32(sb[_O_X0 * _LANES + i])
+                rects[n, 1] = np.int32(sb[_O_X1 * _LANES + i])
+                rects[n, 2] = np.int32(sb[_O_Y0 * _LANES + i])
+                rects[n, 3] = np.int32(sb[_O_Y1 * _LANES + i])
+
+
+@njit(**_JIT)
+def blend_features(cols, rec, nf):
+    """Features [N, nf] float32 the tile kernels blend: cols [N, D] (D < nf), camera z (rec[:, REC_Z]) at column D,
+    zeros after it. One pass (numpy's zeros + two strided column copies took ~0.4 ms at N = 50k)."""
+    n, dim = cols.shape
+    out = np.empty((n, nf), dtype=np.float32)
+    for i in range(n):
+        for f in range(dim):
+            out[i, f] = cols[i, f]
+        out[i, dim] = rec[i, REC_Z]
+        for f in range(dim + 1, nf):
+            out[i, f] = _F(0.0)
+    return out
 
 
 @njit(**_JIT)
@@ -172,9 +298,10 @@ def bin_tiles(rec, radii, rects, tiles_x, tiles_y, n_chunks):
     """Depth-ordered tile lists: returns (offsets [n_tiles+1] int64, ids [n_isects] int32).
 
     Tile t holds ids[offsets[t]:offsets[t+1]], sorted front to back by camera z (ties by Gaussian index),
-    like gsplat's sort of (tile, depth) keys. The visible Gaussians are radix-sorted by depth once and cut into
-    n_chunks consecutive runs; each run counts its tiles in parallel, a prefix sum over (tile, run) gives every
-    run its slots, and each run fills them in parallel, so every list stays in depth order.
+    like gsplat's sort of (tile, depth) keys. The visible Gaussians are radix-sorted by depth once, their tile
+    rectangles gathered into that order (the only random reads) and cut into n_chunks consecutive runs; each run
+    counts its tiles in parallel, a prefix sum over (tile, run) gives every run its slots, and each run fills them
+    in parallel, so every list stays in depth order.
     """
     n = radii.shape[0]
     vis = np.empty(n, dtype=np.int32)
@@ -189,12 +316,17 @@ def bin_tiles(rec, radii, rects, tiles_x, tiles_y, n_chunks):
         depth[vis[i]] = rec[vis[i], REC_Z]
     order = _radix_argsort_f32(depth.view(np.uint32), vis)
     n_tiles = tiles_x * tiles_y
-    counts = np.zeros((n_chunks, n_tiles), dtype=np.int64)
+    srect = np.empty((m, 4), dtype=np.int32)     # rects in depth order: one random gather, then linear passes
     for c in prange(n_chunks):
         for i in range(c * m // n_chunks, (c + 1) * m // n_chunks):
             g = order[i]
-            for ty in range(rects[g, 2], rects[g, 3]):
-                for tx in range(rects[g, 0], rects[g, 1]):
+            srect[i, 0], srect[i, 1], srect[i, 2], srect[i, 3] = rects[g, 0], rects[g, 1], rects[g, 2], rects[g, 3]
+    counts = np.zeros((n_chunks, n_tiles), dtype=np.int64)
+    for c in prange(n_chunks):
+        for i in range(c * m // n_chunks, (c + 1) * m // n_chunks):
+            x0, x1, y0, y1 = srect[i, 0], srect[i, 1], srect[i, 2], srect[i, 3]
+            for ty in range(y0, y1):
+                for tx in range(x0, x1):
                     counts[c, ty * tiles_x + tx] += 1
     offsets = np.zeros(n_tiles + 1, dtype=np.int64)
     for t in range(n_tiles):  # counts become each run's first slot in each tile
@@ -208,8 +340,9 @@ def bin_tiles(rec, radii, rects, tiles_x, tiles_y, n_chunks):
     for c in prange(n_chunks):
         for i in range(c * m // n_chunks, (c + 1) * m // n_chunks):
             g = order[i]
-            for ty in range(rects[g, 2], rects[g, 3]):
-                for tx in range(rects[g, 0], rects[g, 1]):
+            x0, x1, y0, y1 = srect[i, 0], srect[i, 1], srect[i, 2], srect[i, 3]
+            for ty in range(y0, y1):
+                for tx in range(x0, x1):
                     t = ty * tiles_x + tx
                     ids[counts[c, t]] = g
                     counts[c, t] += 1
