@@ -12,6 +12,9 @@ Cases (each rendered at `--size` px from one portrait, fixed camera, default mot
 - the same GRID video's sound driving the portrait (`grid_blind`, no transcript; truth phones as for the
   reference): its figures compare like for like with the reference's, silence above all (the same pauses, where
   a speech clip with shorter pauses weighs the closing and opening at each pause's edges more).
+- held-out speech, only when named in `--cases`: other espeak voices and sentences (`HELD_OUT`,
+  "held_<voice>_text" / "held_<voice>_blind") and LJ Speech (`held_lj_blind`, truth by forced alignment), to check
+  a change on speech (and, with `--portrait`, a face) the default cases were not looked at with.
 
 Figures per case: closure (`eval.metrics.closure`), ratio (`eval.metrics.vowel_openness`: mean inner-lip gap in
 open vowels / in p/b/m windows), gap_p50 / gap_p90 (percentiles of the inner-lip gap over speech frames, face
@@ -74,13 +77,27 @@ def _class_of(mnemonic: str) -> str:
     return "AA" if _OPEN.match(s) else "X"
 
 
-def synthetic_clip(lang: str) -> Clip:
-    """Two espeak sentences in `lang` with PAUSE_S of silence between them, at 16 kHz, with espeak's phones."""
+HELD_OUT = {
+    "en+f2": ("en", ("Please bring me my blue umbrella before the storm. ", "Bob and Pam made a map of the park.")),
+    "en-us+m3": ("en", ("Please bring me my blue umbrella before the storm. ", "Bob and Pam made a map of the park.")),
+    "fr+m3": ("fr", ("Le petit bateau blanc part de bonne heure. ", "Maman prépare une belle pomme pour Paul.")),
+    "de+f2": ("de", ("Bitte bring mir morgen ein Buch mit. ", "Paul baut eine Mauer aus Stein und Moos.")),
+    "es+f2": ("es", ("Por favor, pon el plato blanco en la mesa. ", "Mi abuela bebe mate por la mañana.")),
+}
+"""Other voices and sentences, for checks on speech the default cases were never looked at with: cases
+"held_<voice>_blind" / "held_<voice>_text" (e.g. held_en+f2_blind), run only when named in `--cases`; with
+`--portrait`, on portraits the default case does not use either."""
+
+
+def synthetic_clip(lang: str, voice: str | None = None) -> Clip:
+    """Two espeak sentences in `lang` with PAUSE_S of silence between them, at 16 kHz, with espeak's phones
+    (`voice`: one of HELD_OUT's voices and its sentences instead of TEXTS[lang])."""
     from vasa3d.io import resample, synthesize_speech
 
+    texts = TEXTS[lang] if voice is None else HELD_OUT[voice][1]
     waves, phones, t0 = [], [], 0.0
-    for k, text in enumerate(TEXTS[lang]):
-        sp = synthesize_speech(text, voice=lang)
+    for k, text in enumerate(texts):
+        sp = synthesize_speech(text, voice=voice or lang)
         w = resample(sp.wave, sp.sr, SR).astype(np.float32)
         phones += [PhoneSpan(p.start_s + t0, p.end_s + t0, _class_of(p.phone)) for p in sp.phones]
         waves.append(w)
@@ -88,7 +105,7 @@ def synthetic_clip(lang: str) -> Clip:
         if k == 0:
             waves.append(np.zeros(int(PAUSE_S * SR), np.float32))
             t0 += PAUSE_S
-    return Clip(f"{lang}_synth", np.concatenate(waves), phones, " ".join(TEXTS[lang]), lang)
+    return Clip(f"{voice or lang}_synth", np.concatenate(waves), phones, " ".join(texts), lang)
 
 
 def real_clip(path: Path, language: str, aligned: bool) -> Clip:
@@ -238,6 +255,11 @@ def main(data: Path, portrait: str, size: int, cases: list[str] | None, strip: P
     clips["zh_blind"] = (lambda: real_clip(data / "audio" / "a09_zh_aishell_BAC009S0764W0121.wav", "zh", False),
                          "blind")
     clips["grid_blind"] = (lambda: grid_clip(data), "blind")
+    held = {f"held_{voice}_{cond}": (lambda voice=voice: synthetic_clip(lang, voice), cond)
+            for voice, (lang, _) in HELD_OUT.items() for cond in ("text", "blind")}
+    held["held_lj_blind"] = (lambda: real_clip(data / "audio" / "a02_en_ljspeech_LJ001-0001.wav", "en", True),
+                             "blind")
+    clips.update({name: v for name, v in held.items() if cases and name in cases})
     out, made = {}, {}
     for name, (make, cond) in clips.items():
         if cases and name not in cases:

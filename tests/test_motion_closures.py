@@ -60,9 +60,12 @@ def test_lip_closure_rule():
     assert not is_lip_closure(dip, {"N"}) and not is_lip_closure(dip, {"D", "AA"})  # a weak dip needs a labial
     phones = [Phone(0.9, 1.0, "AA"), Phone(1.0, 1.07, "T"), Phone(1.07, 1.2, "IY"), Phone(1.3, 1.4, "K")]
     out = add_closures(phones, [strong, Evidence(1.31, 1.36, "stop", -15.0)])
-    assert [p.phone for p in out] == ["AA", "T", "IY", "K", "CL"]
-    assert out[-1] == Phone(1.31, 1.36 + RELEASE_S, "CL")   # held until the release
-    assert add_closures(phones, [Evidence(1.31, 1.36, "nasal", -np.inf)])[-1] == Phone(1.31, 1.36, "CL")
+    assert [p.phone for p in out] == ["AA", "T", "IY", "K", "PBM"]
+    assert out[-1] == Phone(1.31, 1.36 + RELEASE_S, "PBM")  # a stop: pressed lips, held until the release
+    murmur = Evidence(1.31, 1.36, "nasal", -np.inf)
+    assert add_closures(phones, [murmur])[-1] == Phone(1.31, 1.36, "CL")    # /n/ or /ng/ likely: no press
+    labial = phones[:3] + [Phone(1.3, 1.4, "M")]
+    assert add_closures(labial, [murmur])[-1] == Phone(1.31, 1.36, "PBM")
 
 
 def test_mouth_settles_soon_after_speech_and_moves_only_just_before_it():
@@ -83,3 +86,26 @@ def test_mouth_settles_soon_after_speech_and_moves_only_just_before_it():
     mouth = [k for k, n in enumerate(m.names) if n.startswith(("jaw", "mouth"))]
     assert np.all(m.coeffs[rest][:, mouth] == 0.0)
     assert m.coeff("jawOpen")[m.times_s < end - 0.1].max() > 0.1    # it did move while speaking
+
+
+def test_a_closure_from_evidence_presses_the_lips():
+    """A stop closure judged to close the lips becomes pressed lips (mouthPress), which is what seals the mouth of an
+    avatar whose photo shows parted lips (its rest pose); a murmur with no labial heard closes without press."""
+    from vasa3d.motion.mouth import phone_mouth
+    from vasa3d.motion.visemes import viseme_segments
+
+    x = np.concatenate([np.zeros(int(0.3 * SR), np.float32), vowel(0.3), np.zeros(int(0.08 * SR), np.float32),
+                        vowel(0.3), murmur(0.08), vowel(0.3), np.zeros(int(0.3 * SR), np.float32)])
+    feats = compute_features(x)
+    heard = [Phone(0.3, 0.58, "AA"), Phone(0.58, 0.7, "K"), Phone(0.7, 1.0, "AA"), Phone(1.0, 1.08, "N"),
+             Phone(1.08, 1.38, "AA")]
+    phones = add_closures(heard, closure_evidence(x, feats))
+    assert [p.phone for p in phones if p.phone in ("PBM", "CL")] == ["PBM", "CL"], phones
+    times = np.arange(int(1.7 * 25)) / 25.0
+    mouth = phone_mouth(viseme_segments(phones), feats, times, 25.0, 0.0)
+    press = mouth["mouthPressLeft"]
+    stop = next(p for p in phones if p.phone == "PBM")
+    nasal = next(p for p in phones if p.phone == "CL")
+    at = lambda p: (times >= p.start_s) & (times <= p.end_s)  # noqa: E731
+    assert press[at(stop)].max() > 0.3
+    assert press[at(nasal)].max() < 0.1

@@ -9,10 +9,11 @@ vocal tract closes, whatever the language:
   the low band (80-400 Hz at least `NASAL_LOW_DB` above the 0.8-2.5 and 3-7 kHz bands together: the oral tract is
   closed, the sound leaves through the nose; Fujimura 1962, "Analysis of nasal consonants", JASA 34).
 Acoustics alone do not tell a bilabial from an alveolar or velar closure reliably, so an evidence span becomes a
-lip closure ("CL") when the recogniser heard a labial there, when it is a nasal murmur, or when the recogniser heard
-a stop or nasal there and the release has no strong high-frequency burst (alveolar and velar voiceless bursts are
-strong above 3 kHz, bilabial ones weak and low; Stevens & Blumstein 1978, "Invariant cues for place of
-articulation in stop consonants", JASA 64). `is_lip_closure` has the rule; FACTS.md the alternatives measured.
+lip closure ("PBM" or "CL", see `add_closures`) when the recogniser heard a labial there, when it is a nasal
+murmur, or when the recogniser heard a stop or nasal there and the release has no strong high-frequency burst
+(alveolar and velar voiceless bursts are strong above 3 kHz, bilabial ones weak and low; Stevens & Blumstein 1978,
+"Invariant cues for place of articulation in stop consonants", JASA 64). `is_lip_closure` has the rule; FACTS.md
+the alternatives measured.
 """
 
 from __future__ import annotations
@@ -139,9 +140,13 @@ def is_lip_closure(ev: Evidence, heard: set[str]) -> bool:
 
 
 def add_closures(phones: list[Phone], evidence: list[Evidence], tolerance_s: float = 0.04) -> list[Phone]:
-    """phones (time-sorted, not overlapping, as recognised) plus a "CL" phone (lips closed, `vasa3d.motion.visemes`)
-    over every evidence span that `is_lip_closure` accepts (stops and weak dips extended by RELEASE_S), judged by
-    the phones within tolerance_s of it; time-sorted."""
+    """phones (time-sorted, not overlapping, as recognised) plus a lip closure over every evidence span that
+    `is_lip_closure` accepts (stops and weak dips extended by RELEASE_S), judged by the phones within tolerance_s
+    of it; time-sorted. The closure is the viseme class "PBM" (lips closed and pressed, `vasa3d.motion.visemes`)
+    where a labial was heard over it or the evidence is a stop or weak dip: the lips press together, which also
+    seals the mouth of an avatar whose photo shows the lips slightly parted (its rest pose; without the press its
+    closures read open). A nasal murmur with no labial heard, often /n/ or /ŋ/ (Mandarin codas), is "CL": lips
+    closed without press. Measured in FACTS.md (unseen voices and portraits)."""
     starts = np.array([p.start_s for p in phones])
     ends = np.array([p.end_s for p in phones])
     extra = []
@@ -150,5 +155,6 @@ def add_closures(phones: list[Phone], evidence: list[Evidence], tolerance_s: flo
         hi = int(np.searchsorted(starts, ev.end_s + tolerance_s, side="left"))
         heard = {p.phone.rstrip("012").upper() for p in phones[lo:hi]}
         if is_lip_closure(ev, heard):
-            extra.append(Phone(ev.start_s, ev.end_s + (0.0 if ev.kind == "nasal" else RELEASE_S), "CL"))
+            extra.append(Phone(ev.start_s, ev.end_s + (0.0 if ev.kind == "nasal" else RELEASE_S),
+                               "PBM" if heard & LABIAL or ev.kind != "nasal" else "CL"))
     return sorted(phones + extra, key=lambda p: p.start_s)
