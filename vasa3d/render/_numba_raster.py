@@ -26,7 +26,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from vasa3d.render._numba_project import (
-    REC_A, REC_B, REC_C, REC_DET, REC_EXT_X, REC_EXT_Y, REC_INV_A, REC_OP, REC_TWO_A_TAU, REC_U, REC_V,
+    REC_A, REC_B, REC_C, REC_DET, REC_EXT_X, REC_EXT_Y, REC_INV_A, REC_OP, REC_TWO_A_TAU, REC_U, REC_V, _bits_f32,
 )
 # The kernels' constants are literals here, not imported: numba's on-disk cache is keyed on this file only, so an
 # imported value that changed would keep being served stale from the cache. tests/test_rasterize.py checks that
@@ -63,17 +63,6 @@ BW_T, BW_LAST, BW_VFIN, BW_FAC, BW_RA, BW_TM, BW_VA, BW_VIS = 0, 16, 32, 48, 64,
 BW_VR = 128
 BW_BUF = BW_VR + 16 * FAST_CH
 BW_EXTRA = BW_BUF + 16 * FAST_CH
-
-
-@intrinsic
-def _i32_as_f32(typingctx, x):
-    """Reinterpret the bits of an int32 as a float32 (LLVM bitcast)."""
-    sig = types.float32(types.int32)
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.FloatType())
-
-    return sig, codegen
 
 
 @intrinsic
@@ -121,7 +110,7 @@ def _exp_neg(s):
     mf = _F(m)
     x = mf * _LN2_HI - sc + mf * _LN2_LO  # |x| <= ln2 / 2
     q = _ONE + x * (_ONE + x * (_C2 + x * (_C3 + x * (_C4 + x * (_C5 + x * _C6)))))
-    return q * _i32_as_f32((np.int32(127) - m) << np.int32(23))
+    return q * _bits_f32((np.int32(127) - m) << np.int32(23))
 
 
 @njit(inline="always", **_JIT)
