@@ -59,7 +59,7 @@ def hidden_neck(head: HeadModel, cam: Camera, tri_id: np.ndarray, color: np.ndar
     n = len(pts)
     colors = np.tile(np.asarray(color, np.float32), (n, 1))
     if seen_points is not None and seen_colors is not None and len(seen_points) >= SIDE_NEIGHBOURS:
-        near, dist = _neighbour_colours(pts, seen_points, seen_colors, seed=4)
+        near, dist, _ = _neighbour_colours(pts, seen_points, seen_colors, jitter_seed=4, pick_seed=5)
         w = np.clip(dist / SIDE_REACH_M, 0.0, 1.0)[:, None]
         colors = (1 - w) * near + w * colors
     return RigidGaussians(means=pts.astype(np.float32), quats=disc_quats(normals),
@@ -69,19 +69,24 @@ def hidden_neck(head: HeadModel, cam: Camera, tri_id: np.ndarray, color: np.ndar
                           skin=head.skin_weights(pts))
 
 
-def _neighbour_colours(points: np.ndarray, pool_points: np.ndarray, pool_colors: np.ndarray,
-                       seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(colours [N, 3], distance [N] metres) for `points` [N, 3] from the photo's samples `pool_points` [M, 3] with
-    `pool_colors` [M, 3] (M >= `SIDE_NEIGHBOURS`): a random one of the `SIDE_NEIGHBOURS` nearest mixed 40:60 with
-    their mean, looked up from points jittered by `SIDE_JITTER_M` (no texture combed along the way from the
-    samples); the distance is the jittered point's to its nearest sample."""
+def _neighbour_colours(points: np.ndarray, pool_points: np.ndarray, pool_colors: np.ndarray, jitter_seed: int,
+                       pick_seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(colours [N, 3], distance [N] metres, nearest int [N]) for `points` [N, 3] from the photo's samples
+    `pool_points` [M, 3] with `pool_colors` [M, 3] (M >= `SIDE_NEIGHBOURS`): a random one (`pick_seed`) of the
+    `SIDE_NEIGHBOURS` nearest mixed 40:60 with their mean, looked up from points jittered by `SIDE_JITTER_M`
+    (`jitter_seed`; no texture combed along the way from the samples); the distance and index are those of the
+    jittered point's nearest sample.
+
+    The k-d search is approximate (`eps`: within 1.5x the true distance): hidden points lie far from the visible
+    samples, where an exact search visits most of the tree (0.28 s -> 0.06 s for the back of the head; the colour
+    is a blend anyway)."""
     from scipy.spatial import cKDTree
 
-    jitter = np.random.default_rng(seed).normal(0.0, SIDE_JITTER_M, points.shape)
+    jitter = np.random.default_rng(jitter_seed).normal(0.0, SIDE_JITTER_M, points.shape)
     dist, idx = cKDTree(pool_points).query(points + jitter, k=SIDE_NEIGHBOURS, eps=0.5)
-    pick = np.random.default_rng(seed + 1).integers(0, SIDE_NEIGHBOURS, len(points))
+    pick = np.random.default_rng(pick_seed).integers(0, SIDE_NEIGHBOURS, len(points))
     near = 0.4 * pool_colors[idx[np.arange(len(points)), pick]] + 0.6 * pool_colors[idx].mean(axis=1)
-    return near.astype(np.float32), dist[:, 0]
+    return near.astype(np.float32), dist[:, 0], idx[:, 0]
 
 
 def hidden_torso(head: HeadModel, cam: Camera, body: RigidGaussians, opaque: np.ndarray, free: np.ndarray,
@@ -123,7 +128,7 @@ def hidden_torso(head: HeadModel, cam: Camera, body: RigidGaussians, opaque: np.
                               scales=np.zeros((0, 3), np.float32), colors=np.zeros((0, 3), np.float32),
                               opacities=np.zeros(0, np.float32), part=np.zeros(0, np.int8),
                               skin=np.zeros(0, np.float32))
-    near, _ = _neighbour_colours(pts, body.means[visible], body.colors[visible], seed=3)
+    near, _, _ = _neighbour_colours(pts, body.means[visible], body.colors[visible], jitter_seed=3, pick_seed=4)
     colors = near * _away_shade(facing)[:, None]
     n = len(pts)
     return RigidGaussians(means=pts.astype(np.float32), quats=disc_quats(normals),
@@ -160,8 +165,6 @@ def back_of_head(head: HeadModel, cam: Camera, body: RigidGaussians, skin: np.nd
     (`BACK_SHADE` at the very back, 1 at the photo's silhouette) keeps the completed sides from reading as a flat
     cut-out when the head turns.
     """
-    from scipy.spatial import cKDTree
-
     pts, normals, spacing = head.volume.samples(config.back_of_head_points)
     view = cam.centre - pts
     facing = np.einsum("ij,ij->i", normals, view / np.linalg.norm(view, axis=1, keepdims=True))
@@ -188,18 +191,11 @@ def back_of_head(head: HeadModel, cam: Camera, body: RigidGaussians, skin: np.nd
         pool_p = np.concatenate([pool_p, face_points])
         pool_c = np.concatenate([pool_c, face_colors])
     if len(pool_p) >= SIDE_NEIGHBOURS:
-        # eps: approximate neighbours (within 1.5x the true distance): hidden points lie far from the visible
-        # samples, where an exact k-d search visits most of the tree (0.28 s -> 0.06 s; the colour is a blend anyway)
-        # queried from jittered points, so neighbouring hidden points draw from different visible ones: the
-        # nearest-sample texture is otherwise constant along the way back from the outline (hair combed in stripes)
-        jitter = np.random.default_rng(2).normal(0.0, SIDE_JITTER_M, pts.shape)
-        dist, idx = cKDTree(pool_p).query(pts + jitter, k=SIDE_NEIGHBOURS, eps=0.5)
-        pick = np.random.default_rng(1).integers(0, SIDE_NEIGHBOURS, len(pts))
-        near = 0.4 * pool_c[idx[np.arange(len(pts)), pick]] + 0.6 * pool_c[idx].mean(axis=1)
+        near, dist, nearest = _neighbour_colours(pts, pool_p, pool_c, jitter_seed=2, pick_seed=1)
         # skin (cheeks, ears) continues only `SKIN_REACH_M` round to the back, hair `SIDE_REACH_M`: behind the ears
         # is hair, and skin carried far back reads as a pale egg behind a short-haired head
-        reach = np.where(skin_like(pool_c[idx[:, 0]], skin), SKIN_REACH_M, SIDE_REACH_M)
-        w = np.clip(dist[:, 0] / reach, 0.0, 1.0)[:, None]
+        reach = np.where(skin_like(pool_c[nearest], skin), SKIN_REACH_M, SIDE_REACH_M)
+        w = np.clip(dist / reach, 0.0, 1.0)[:, None]
         colors = (1 - w) * near + w * hair
     else:
         eye_y = float(head.eye_centres[:, 1].mean())
@@ -213,16 +209,23 @@ def back_of_head(head: HeadModel, cam: Camera, body: RigidGaussians, skin: np.nd
                           skin=np.ones(len(pts), np.float32))
 
 
+def _depth_and_lifted_depth(cam: Camera, points: np.ndarray, lifted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(photo camera depth [N] of head-frame `points` [N, 3], depth [N] of the lifted photo Gaussian of `lifted`
+    [M, 3], M > 0, nearest to each in the photo's image), metres."""
+    from scipy.spatial import cKDTree
+
+    depth = lambda p: (p @ cam.R.T + cam.t)[:, 2]  # noqa: E731
+    _, i = cKDTree(cam.project(lifted)).query(cam.project(points))
+    return depth(points), depth(lifted)[i]
+
+
 def _behind(cam: Camera, points: np.ndarray, lifted: np.ndarray, margin: float) -> np.ndarray:
     """bool [N]: head-frame `points` [N, 3] at least `margin` metres deeper (photo camera depth) than the lifted
     photo Gaussian `lifted` [M, 3] nearest to them in the photo's image (none lifted: all True)."""
-    from scipy.spatial import cKDTree
-
     if len(lifted) == 0:
         return np.ones(len(points), bool)
-    depth = lambda p: (p @ cam.R.T + cam.t)[:, 2]  # noqa: E731
-    _, i = cKDTree(cam.project(lifted)).query(cam.project(points))
-    return depth(points) >= depth(lifted)[i] + margin
+    z, z_lifted = _depth_and_lifted_depth(cam, points, lifted)
+    return z >= z_lifted + margin
 
 
 def _push_behind(cam: Camera, points: np.ndarray, lifted: np.ndarray, margin: float) -> np.ndarray:
@@ -231,12 +234,8 @@ def _push_behind(cam: Camera, points: np.ndarray, lifted: np.ndarray, margin: fl
     the photo's view keeps showing its own Gaussians in front of them."""
     if len(lifted) == 0:
         return points
-    from scipy.spatial import cKDTree
-
-    depth = lambda p: (p @ cam.R.T + cam.t)[:, 2]  # noqa: E731
-    _, i = cKDTree(cam.project(lifted)).query(cam.project(points))
-    z, z_min = depth(points), depth(lifted)[i] + margin
-    scale = np.maximum(z_min / np.maximum(z, 1e-6), 1.0)[:, None]          # along the ray from the camera centre
+    z, z_lifted = _depth_and_lifted_depth(cam, points, lifted)
+    scale = np.maximum((z_lifted + margin) / np.maximum(z, 1e-6), 1.0)[:, None]   # along the ray from the camera
     return cam.centre + (points - cam.centre) * scale
 
 
