@@ -23,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 
-from vasa3d.motion.features import FEATURE_SR, HOP_S, WIN_S, AudioFeatures, frame_signal
+from vasa3d.motion.features import FEATURE_SR, HOP_S, WIN_S, AudioFeatures, frame_signal, true_runs
 from vasa3d.motion.phones import Phone
 
 STOP_DIP_DB = 15.0
@@ -77,12 +77,6 @@ def band_levels(x16: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return level(80, 400), level(800, 2500), level(3000, 7000)
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """[(start, stop), ...] index runs where mask is True."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
-    return list(zip(edges[0::2], edges[1::2]))
-
-
 def level_dip(level_db: np.ndarray, speech: np.ndarray) -> np.ndarray:
     """[F] float64: how many dB each frame of level_db [F] is below the loudest speech frame (speech [F] bool)
     within SIDE_S before it and within SIDE_S after it (the smaller of the two; very large where no speech is near
@@ -116,7 +110,7 @@ def closure_evidence(x16: np.ndarray, features: AudioFeatures) -> list[Evidence]
     out = []
     lo_n, hi_n = int(round(MIN_SPAN_S / HOP_S)), int(round(MAX_SPAN_S / HOP_S))
     for kind, mask in (("stop", stop), ("nasal", nasal), ("weak", weak)):
-        for a, b in _runs(mask):
+        for a, b in true_runs(mask):
             if not lo_n <= b - a <= hi_n:
                 continue
             burst = -np.inf

@@ -130,3 +130,9 @@ def sample_at(times_src: np.ndarray, values: np.ndarray, times_dst: np.ndarray) 
         return np.interp(times_dst, times_src, values).astype(np.float32)
     return np.stack([np.interp(times_dst, times_src, values[:, c]) for c in range(values.shape[1])],
                     axis=1).astype(np.float32)
+
+
+def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[(start, stop), ...] half-open index runs where the bool array mask [F] is True, in order."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(mask).astype(np.int8), [0]])))
+    return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))

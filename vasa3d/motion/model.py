@@ -152,10 +152,10 @@ def find_phones(x16: np.ndarray, features: AudioFeatures, transcript: str | None
     lip_sync "auto": the given `phones` (any objects with start_s, end_s, phone; espeak or ARPAbet) if any;
     else forced alignment of the `transcript`: PocketSphinx for English (language "" or "en*"), espeak-ng
     synthesis + DTW (`vasa3d.motion.dtw_align`) for any other espeak `language` or when PocketSphinx fails;
-    else phone recognition (PocketSphinx allphone) when there is no transcript, plus "CL" lip closures where the
-    audio shows a stop closure or nasal murmur (`vasa3d.motion.closures`); the acoustic pseudo-phones when
-    the transcript is not English and no language is given, or when the rest fails. lip_sync "acoustic": always
-    the acoustic pseudo-phones. Returns (phones, source) with source one of "given", "aligned", "recognized",
+    else phone recognition (PocketSphinx allphone) when there is no transcript, plus lip closures ("PBM" pressed,
+    "CL" not) where the audio shows a stop closure, nasal murmur or a dip under a heard labial
+    (`vasa3d.motion.closures`); the acoustic pseudo-phones when the transcript is not English and no language is
+    given, or when the rest fails. lip_sync "acoustic": always the acoustic pseudo-phones. Returns (phones, source) with source one of "given", "aligned", "recognized",
     "acoustic".
     """
     if lip_sync == "auto" and phones is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vasa3d.motion.features import HOP_S, AudioFeatures, attack_release
+from vasa3d.motion.features import HOP_S, AudioFeatures, attack_release, true_runs
 from vasa3d.motion.visemes import ARTIC, coarticulate, frame_pool, to_arkit
 
 JAW_MAX = 0.4
@@ -42,8 +42,7 @@ def speech_presence(features: AudioFeatures) -> np.ndarray:
     before, after = int(round(SPEECH_PREROLL_S / HOP_S)), int(round(SPEECH_HANGOVER_S / HOP_S))
     bridge = int(round(SPEECH_BRIDGE_S / HOP_S))
     mask = binary_closing(np.pad(voiced, bridge), np.ones(bridge, bool))[bridge:-bridge]
-    idx = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
-    for start, stop in zip(idx[0::2], idx[1::2]):
+    for start, stop in true_runs(mask):
         mask[max(0, start - before):min(len(mask), stop + after)] = True
     ramp = max(1, int(round(SPEECH_RAMP_S / HOP_S)))
     smooth = uniform_filter1d(mask.astype(np.float64), ramp, mode="nearest")
