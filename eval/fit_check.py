@@ -33,6 +33,7 @@ credit the GRID corpus (CC BY 4.0) in anything that shows it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sys
@@ -42,15 +43,18 @@ from pathlib import Path
 
 import numpy as np
 
-OUTER_LIPS = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 185, 40, 39, 37, 0, 267, 269, 270, 409)
-"""MediaPipe's outer-lip contour (the mouth box)."""
+from vasa3d.head import topology as topo
+
+OUTER_LIPS = topo.LIP_LOWER_OUTER + topo.LIP_UPPER_OUTER[1:-1]
+"""MediaPipe's outer-lip contour (the mouth box): the lower and upper outer lips, the corners once."""
 AUDIO_RATE = 16000
 SHEET_TIMES = 6
 
 
+@functools.lru_cache(maxsize=1)
 def code_digest() -> str:
     """SHA-256 (16 hex digits) of vasa3d's Python sources: part of every cache key, so a cached avatar or video is
-    never reused after the code that made it changed."""
+    never reused after the code that made it changed. Read once per process (every cache key uses it)."""
     import vasa3d
 
     digest = hashlib.sha256()
@@ -116,16 +120,11 @@ def _crop(img: np.ndarray, box, side: int) -> np.ndarray:
     return out.astype(np.float32) / 255.0
 
 
-def _corr(a: np.ndarray, b: np.ndarray) -> float | None:
-    ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 3 or a[ok].std() < 1e-12 or b[ok].std() < 1e-12:
-        return None
-    return float(np.corrcoef(a[ok], b[ok])[0, 1])
-
-
 def score_reenact(real: np.ndarray, fake: np.ndarray, real_track, fake_track, scored: np.ndarray, side: int) -> dict:
     """Image and lip figures of `fake` (uint8 [T, H, W, 3], the real video's geometry) against `real` over the
     frames `scored` (bool [T]; boxes from the real frames' landmarks)."""
+    from vasa3d.video_mode import finite_corr
+
     from eval.metrics.lmd import MediaPipeLips, lmd
     from eval.metrics.lpips import LPIPSUnavailable, lpips_distance
     from eval.metrics.mouth import mouth_open
@@ -150,7 +149,7 @@ def score_reenact(real: np.ndarray, fake: np.ndarray, real_track, fake_track, sc
     real_lips, fake_lips = lips.lips(real, real_track), lips.lips(fake, fake_track)
     real_lips[~scored], fake_lips[~scored] = np.nan, np.nan
     out["lmd"] = lmd(real_lips, real_track, fake_lips, np.array([[1.0, 0, 0], [0, 1, 0]])).value
-    out["gap_corr"] = _corr(mouth_open(fake_track)[scored], mouth_open(real_track)[scored])
+    out["gap_corr"] = finite_corr(mouth_open(fake_track)[scored], mouth_open(real_track)[scored])
     out["frames"] = int(len(a_face))
     return out
 
@@ -164,7 +163,7 @@ def main(video: Path, start_s: float, split_s: float, end_s: float, steps: int, 
     from vasa3d.io.media import file_sha256
     from vasa3d.motion import motion_from_audio
     from vasa3d.pipeline import build_avatar
-    from vasa3d.video_mode import fit_from_photos, fit_from_video, read_clip, reenact
+    from vasa3d.video_mode import finite_corr, fit_from_photos, fit_from_video, read_clip, reenact
 
     from eval.metrics.mouth import mouth_open
     from eval.speech_check import rendered_gap
@@ -253,7 +252,7 @@ def main(video: Path, start_s: float, split_s: float, end_s: float, steps: int, 
         motion = motion_from_audio(test.audio, AUDIO_RATE, None, config=motion_config, num_frames=T,
                                    personal=avatar.speech_model)
         gap, frames = rendered_gap(avatar, motion, talk_size, return_frames=True)
-        rows[name + "@talk"] = {"gap_corr": _corr(gap[scored], real_gap[scored]),
+        rows[name + "@talk"] = {"gap_corr": finite_corr(gap[scored], real_gap[scored]),
                                 "speech_model": "personal" if avatar.speech_model is not None else "generic"}
         videos[name + "@talk"] = frames
         timings[name + "_talk_s"] = round(time.perf_counter() - t, 1)

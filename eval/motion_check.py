@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.speech import PhoneSpan
+from eval.speech import BILABIALS, OPEN_VOWELS, PhoneSpan
 
 FPS = 25.0
 SR = 16000
@@ -77,9 +77,10 @@ def _class_of(mnemonic: str) -> str:
     return "AA" if _OPEN.match(s) else "X"
 
 
+_HELD_OUT_EN = ("Please bring me my blue umbrella before the storm. ", "Bob and Pam made a map of the park.")
 HELD_OUT = {
-    "en+f2": ("en", ("Please bring me my blue umbrella before the storm. ", "Bob and Pam made a map of the park.")),
-    "en-us+m3": ("en", ("Please bring me my blue umbrella before the storm. ", "Bob and Pam made a map of the park.")),
+    "en+f2": ("en", _HELD_OUT_EN),
+    "en-us+m3": ("en", _HELD_OUT_EN),
     "fr+m3": ("fr", ("Le petit bateau blanc part de bonne heure. ", "Maman prépare une belle pomme pour Paul.")),
     "de+f2": ("de", ("Bitte bring mir morgen ein Buch mit. ", "Paul baut eine Mauer aus Stein und Moos.")),
     "es+f2": ("es", ("Por favor, pon el plato blanco en la mesa. ", "Mi abuela bebe mate por la mañana.")),
@@ -108,6 +109,13 @@ def synthetic_clip(lang: str, voice: str | None = None) -> Clip:
     return Clip(f"{voice or lang}_synth", np.concatenate(waves), phones, " ".join(texts), lang)
 
 
+def classed(phones) -> list[PhoneSpan]:
+    """Aligned ARPAbet phones as the figures class them: "P" for the bilabials, "AA" for the open vowels
+    (`eval.speech.BILABIALS`, `OPEN_VOWELS`), the others as they are."""
+    return [PhoneSpan(p.start_s, p.end_s, "P" if p.phone in BILABIALS else "AA" if p.phone in OPEN_VOWELS else
+                      p.phone) for p in phones]
+
+
 def real_clip(path: Path, language: str, aligned: bool) -> Clip:
     """A shared-data clip; truth phones by forced alignment of its .txt transcript when `aligned`."""
     from vasa3d.io import read_audio
@@ -119,8 +127,7 @@ def real_clip(path: Path, language: str, aligned: bool) -> Clip:
     phones = None
     if aligned:
         phones, _ = align_phones(wave, text)
-        phones = [PhoneSpan(p.start_s, p.end_s, "P" if p.phone in ("P", "B", "M") else
-                            "AA" if p.phone in ("AA", "AE", "AH", "AO", "AW", "AY") else p.phone) for p in phones]
+        phones = classed(phones)
     return Clip(path.stem[:3] + "_" + language, wave, phones, text, language)
 
 
@@ -197,8 +204,7 @@ def sentence_phones(wave: np.ndarray, tsv: Path) -> list[PhoneSpan]:
         a, b, _, words = line.split("\t")
         part, _ = align_phones(wave[int(float(a) * SR):int(float(b) * SR)], words)
         phones += [PhoneSpan(p.start_s + float(a), p.end_s + float(a), p.phone) for p in part or ()]
-    return [PhoneSpan(p.start_s, p.end_s, "P" if p.phone in ("P", "B", "M") else
-                      "AA" if p.phone in ("AA", "AE", "AH", "AO", "AW", "AY") else p.phone) for p in phones]
+    return classed(phones)
 
 
 def grid_clip(data: Path) -> Clip:

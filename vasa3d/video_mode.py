@@ -140,7 +140,8 @@ def learn_speech(clip: Clip, track, head):
         return None, {"skipped": str(exc)}
     lm = track.landmarks_px[val.frames].astype(np.float64)
     real = np.linalg.norm(lm[:, 13] - lm[:, 14], axis=1) / np.linalg.norm(lm[:, 10] - lm[:, 152], axis=1)
-    mine, generic = (_corr(mesh_lip_gap(head, model.names, c), real) for c in (val.personal, val.generic))
+    mine, generic = (finite_corr(mesh_lip_gap(head, model.names, c), real) or 0.0
+                     for c in (val.personal, val.generic))
     summary = {**model.summary(), "cv_gap_corr": round(mine, 3), "generic_gap_corr": round(generic, 3)}
     if not mine > generic:
         return None, {"skipped": "the person's model did not predict the video's lip gap better than the generic "
@@ -165,11 +166,12 @@ def mesh_lip_gap(head, names, coeffs: np.ndarray) -> np.ndarray:
     return np.linalg.norm(v[:, 13] - v[:, 14], axis=1) / np.linalg.norm(v[:, 10] - v[:, 152], axis=1)
 
 
-def _corr(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson correlation over the finite entries (0 where either does not vary)."""
+def finite_corr(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Pearson correlation of a [N] and b [N] over the entries finite in both; None with fewer than 3 of them or
+    where either does not vary."""
     ok = np.isfinite(a) & np.isfinite(b)
     a, b = a[ok], b[ok]
-    return float(np.corrcoef(a, b)[0, 1]) if len(a) > 2 and a.std() > 1e-12 and b.std() > 1e-12 else 0.0
+    return float(np.corrcoef(a, b)[0, 1]) if len(a) > 2 and a.std() > 1e-12 and b.std() > 1e-12 else None
 
 
 def fit_from_photos(paths, config: FitConfig = FitConfig(), face: FaceConfig = FaceConfig(), progress=None):

@@ -31,6 +31,8 @@ from typing import Protocol
 
 import numpy as np
 
+from vasa3d.head import topology as topo
+
 from eval.metrics import Score
 from eval.metrics.crops import face_box_affine
 from eval.tracking import Track
@@ -38,8 +40,8 @@ from eval.tracking import Track
 LANDMARKS = ("auto", "mediapipe", "face-alignment")
 """Choices of `landmarker` (the `--lmd-landmarks` option)."""
 
-MEDIAPIPE_LIPS = (0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87, 88, 91, 95, 146, 178, 181, 185, 191, 267,
-                  269, 270, 291, 308, 310, 311, 312, 314, 317, 318, 321, 324, 375, 402, 405, 409, 415)
+MEDIAPIPE_LIPS = tuple(sorted({*topo.LIP_UPPER_OUTER, *topo.LIP_LOWER_OUTER, *topo.LIP_UPPER_INNER,
+                               *topo.LIP_LOWER_INNER}))
 """The 40 MediaPipe face-mesh indices of FACEMESH_LIPS (outer and inner lip contours)."""
 
 FAN_MOUTH = tuple(range(48, 68))
