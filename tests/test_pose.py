@@ -137,6 +137,30 @@ def test_numba_inference_posing_matches_the_torch_posing(obama_avatar):
     assert np.abs(fast.astype(int) - slow).max() <= 2 and np.abs(fast.astype(float) - slow).mean() < 0.01
 
 
+def test_with_body_follows_head_the_whole_person_moves_with_the_head_translation(obama_avatar):
+    """FrameRenderer(body_follows_head=True): a head translation moves every Gaussian by it (torso included), a
+    rotation still turns only the head; by default the torso (skin 0) stays where it is."""
+    from vasa3d.avatar.view import FrameRenderer
+
+    still, follows = FrameRenderer(obama_avatar, 64), FrameRenderer(obama_avatar, 64, body_follows_head=True)
+    skin = follows.sorted_skin.numpy()
+    assert (skin <= 0).any() and ((skin > 0) & (skin < 1)).any()
+    move = np.float32([0.01, -0.02, 0.03])
+    at = lambda r, rot, tr: r.posed(FramePose((), np.zeros(0, np.float32), np.float32(rot), tr,  # noqa: E731
+                                              np.zeros(2, np.float32)))[0].means.numpy()
+    zero = np.zeros(3, np.float32)
+    everywhere = np.broadcast_to(move, skin.shape + (3,))
+    np.testing.assert_allclose(at(follows, zero, move) - at(follows, zero, zero), everywhere, atol=1e-6)
+    shift = at(still, zero, move) - at(still, zero, zero)
+    np.testing.assert_allclose(shift, skin[:, None] * move, atol=1e-6)
+    turned = at(follows, [0.0, 0.3, 0.0], move) - at(follows, [0.0, 0.3, 0.0], zero)
+    np.testing.assert_allclose(turned, everywhere, atol=1e-6)
+    torso = skin <= 0
+    np.testing.assert_array_equal(at(follows, [0.0, 0.3, 0.0], zero)[torso], at(follows, zero, zero)[torso])
+    frame = FramePose((), np.zeros(0, np.float32), zero, move, np.zeros(2, np.float32))
+    assert np.abs(follows.render(frame).astype(int) - still.render(frame)).max() > 50   # the torso moved
+
+
 def test_an_edit_to_the_avatar_shows_up_in_the_next_render(obama_avatar):
     from vasa3d.avatar.view import neutral_pose, render_frame
 

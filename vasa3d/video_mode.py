@@ -271,9 +271,11 @@ def reenact(avatar, driving: str | Path, output: str | Path, start_s: float = 0.
 
     The avatar is rendered from the driving reference frame's camera (head frames are anatomical: origin between
     the ears, axes from eye corners and chin-forehead), composited over the driving video's first frame with the
-    person inpainted away, and pasted into that frame. `same_person` (self-reenactment): the driving face is
-    solved against the avatar's own head model (its shape, so the pose lands the avatar exactly on the driving
-    head); otherwise against the driving person's head model (their expressions, not their face shape).
+    person inpainted away, and pasted into that frame. The whole person moves with the tracked head's translation
+    (the body goes along when the head moves across the frame; `vasa3d.avatar.pose.follow_body`), only the head
+    turns. `same_person` (self-reenactment): the driving face is solved against the avatar's own head model (its
+    shape, so the pose lands the avatar exactly on the driving head); otherwise against the driving person's head
+    model (their expressions, not their face shape).
     Returns figures (frames, seconds per stage).
     """
     from vasa3d.face.track import track_frames
@@ -300,7 +302,9 @@ def _reenacted_frames(avatar, clip: Clip, track, obs, backend, device, tick):
     fractional offset, so the render is pasted pixel for pixel. Rendering the crop at its own size and resampling
     it into the frame blurred the whole face by a fraction of a pixel (GRID self-reenactment, held out: LPIPS on
     the face box 0.079 -> 0.070, PSNR the same). Crops larger than `MAX_RENDER_SIDE` are rendered smaller and
-    resampled."""
+    resampled. The whole person follows the head's tracked translation (`FrameRenderer(body_follows_head=True)`):
+    a still torso under a head that moved across the frame left the collar and shoulders behind (GRID held out,
+    face box PSNR 23.96 -> 25.04 dB, SSIM 0.863 -> 0.876)."""
     from vasa3d.avatar import inpaint_background
     from vasa3d.avatar.pose import FramePose
     from vasa3d.avatar.view import FrameRenderer
@@ -315,19 +319,14 @@ def _reenacted_frames(avatar, clip: Clip, track, obs, backend, device, tick):
         K[0, 2] += x0 - ix0                                            # ... from the aligned square's corner
         K[1, 2] += y0 - iy0
         behind = _frame_window(still, ix0, iy0, n).astype(np.float32) / 255.0
-        renderer = FrameRenderer(avatar, n, backend, device, background=behind,
-                                 camera=(track.T_cam_from_head, K.astype(np.float32), n))
-        box = (float(ix0), float(iy0), float(n))
+        size, camera, box = n, (track.T_cam_from_head, K.astype(np.float32), n), (float(ix0), float(iy0), float(n))
     else:
+        behind = plate
         size = int(min(MAX_RENDER_SIDE, max(64, round(track.crop_box[2] / 2) * 2)))
-        renderer = FrameRenderer(avatar, size, backend, device, background=plate,
-                                 camera=(track.T_cam_from_head, track.K, obs.size))
-        box = track.crop_box
-    m = track.motion
+        camera, box = (track.T_cam_from_head, track.K, obs.size), track.crop_box
+    renderer = FrameRenderer(avatar, size, backend, device, background=behind, camera=camera, body_follows_head=True)
     for i in range(len(clip.frames)):
-        frame = FramePose(names=m.names, coeffs=m.coeffs[i], head_rotation=m.head_rotation[i],
-                          head_translation=m.head_translation[i], gaze=m.gaze[i])
-        rgb = renderer.render(frame)
+        rgb = renderer.render(FramePose.of(track.motion, i))
         tick(i)
         yield _paste(still, rgb.astype(np.float32) / 255.0, box)
 

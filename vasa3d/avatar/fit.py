@@ -3,7 +3,8 @@ differentiable rasterizer against many tracked frames (a talking video, or a few
 
 Method (after GaussianAvatars, Qian et al. 2024, and GaussianHeadTalk's person-specific stage): each step draws a
 frame, poses the Gaussians with its tracked rig coefficients and head pose (plus small learned per-frame
-corrections), rasterizes them over the background plate from the reference camera and takes a photometric loss
+corrections; the body follows the head's translation, `vasa3d.avatar.pose.follow_body`, as it does in a video),
+rasterizes them over the background plate from the reference camera and takes a photometric loss
 L1 + lambda * (1 - SSIM) (Kerbl et al. 2023) against the frame's crop. Adam updates the colours, opacities
 (logits), scales (log), small offsets of the face-bound Gaussians from their triangles (units of the triangle
 scale, with an L2 penalty) and the per-frame corrections (with an L2 penalty). Gaussians no frame shows (the back
@@ -18,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from vasa3d.avatar.pose import AvatarTensors, GaussianTensors, pose_tensors
+from vasa3d.avatar.pose import AvatarTensors, GaussianTensors, follow_body, pose_tensors
 from vasa3d.avatar.types import FACE_BINDINGS
 from vasa3d.config import FitConfig
 
@@ -107,9 +108,10 @@ def fit_avatar(avatar, crops: np.ndarray, motion, config: FitConfig = FitConfig(
     for step in range(config.steps):
         t = int(rng.integers(len(crops)))
         opt.zero_grad()
-        g = pose_tensors(replace(grad_t, params=learned.gaussians(base.params)),
-                         full[t] + learned.coeffs[t], rot0[t] + learned.rot[t], trans0[t] + learned.trans[t],
-                         torch.zeros(2))
+        trans = trans0[t] + learned.trans[t]
+        g = follow_body(pose_tensors(replace(grad_t, params=learned.gaussians(base.params)),
+                                     full[t] + learned.coeffs[t], rot0[t] + learned.rot[t], trans, torch.zeros(2)),
+                        base.params.skin, trans)
         image = render(g)
         real = target[t].float() / 255.0
         loss = (1 - config.ssim_weight) * (image - real).abs().mean() + config.ssim_weight * (1 - ssim(image, real))

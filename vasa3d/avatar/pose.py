@@ -13,7 +13,7 @@ call `pose_tensors` per frame (no host round trips).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import torch
@@ -38,6 +38,12 @@ class FramePose:
     head_rotation: np.ndarray
     head_translation: np.ndarray
     gaze: np.ndarray
+
+    @classmethod
+    def of(cls, motion, i: int) -> "FramePose":
+        """Frame `i` of a `MotionSequence`."""
+        return cls(names=motion.names, coeffs=motion.coeffs[i], head_rotation=motion.head_rotation[i],
+                   head_translation=motion.head_translation[i], gaze=motion.gaze[i])
 
 
 @dataclass
@@ -205,6 +211,19 @@ def pose(avatar, frame: FramePose, device: torch.device | str = "cpu") -> PosedG
     """
     t = avatar if isinstance(avatar, AvatarTensors) else AvatarTensors.from_avatar(avatar, device)
     return pose_tensors(t, *frame_tensors(t, frame))
+
+
+def follow_body(g: PosedGaussians, skin: torch.Tensor, head_translation) -> PosedGaussians:
+    """`g` with the body carried along by the head's translation: each Gaussian also moves by (1 - skin) of
+    `head_translation` [3] (metres), so together with the skinning (`kin.neck_skin`, skin of it) every Gaussian
+    moves by the whole translation while only the head turns. `skin` [N]: the Gaussians' skin weights in `g`'s
+    order.
+
+    For a person filmed in a video (reenactment, fitting): when the head moves across the frame, the shoulders go
+    with it; a still torso under a translated head shows as a stretched neck and a torso left behind. Audio-driven
+    motion keeps the torso still (its head translation is a small sway)."""
+    t = torch.as_tensor(head_translation, dtype=g.means.dtype, device=g.means.device).reshape(1, 3)
+    return replace(g, means=g.means + (1.0 - skin.to(g.means.dtype))[:, None] * t)
 
 
 def pose_tensors(t: AvatarTensors, full: torch.Tensor, head_rotation: torch.Tensor, head_translation: torch.Tensor,

@@ -29,11 +29,14 @@ class FrameRenderer:
             instead of the photo's background plate.
         camera: (T_cam_from_head [4, 4], K [3, 3], the side in pixels K is for) to render from instead of the
             photo's camera (e.g. another video's reference camera, for reenactment).
+        body_follows_head: the whole person moves with the head's translation, only the head turns
+            (`vasa3d.avatar.pose.follow_body`; for motion tracked from a video). Default: the torso stays still.
     Raises InputError for an unavailable backend or device.
     """
 
     def __init__(self, avatar, size: int | None = None, backend: str = "auto", device: str = "cpu",
-                 background=None, camera: tuple[np.ndarray, np.ndarray, int] | None = None):
+                 background=None, camera: tuple[np.ndarray, np.ndarray, int] | None = None,
+                 body_follows_head: bool = False):
         import cv2
         import torch
 
@@ -56,6 +59,8 @@ class FrameRenderer:
         else:
             behind = cv2.resize(avatar.background, (self.size, self.size), interpolation=cv2.INTER_AREA)
         self.plate = torch.from_numpy(np.ascontiguousarray(behind, dtype=np.float32)).to(self.device)
+        self.body_follows_head = body_follows_head
+        self.sorted_skin = self.tensors.params.skin.index_select(0, self.tensors.layout.order)  # posed order
         self._codes = None
         if self.device.type == "cpu" and self.tensors.head.face_rest.dtype == torch.float32:
             from vasa3d.avatar._numba_pose import plan
@@ -72,7 +77,7 @@ class FrameRenderer:
         avatar's tensors are only read), which is how `vasa3d.pipeline.render_frames` overlaps the two."""
         import torch
 
-        from vasa3d.avatar.pose import frame_tensors, pose_tensors
+        from vasa3d.avatar.pose import follow_body, frame_tensors, pose_tensors
         from vasa3d.render.cameras import orbit_viewmat
 
         viewmat = torch.from_numpy(orbit_viewmat(self.T_cam_from_head, yaw, pitch)).to(self.device)
@@ -80,9 +85,12 @@ class FrameRenderer:
             if self._codes is not None:
                 from vasa3d.avatar._numba_pose import pose_numba
 
-                return pose_numba(self.tensors, self._codes, *frame_tensors(self.tensors, pose)), viewmat
-            g = pose_tensors(self.tensors, *frame_tensors(self.tensors, pose), avatar_order=False)
-            g = type(g)(**{k: v.contiguous() for k, v in vars(g).items()})
+                g = pose_numba(self.tensors, self._codes, *frame_tensors(self.tensors, pose))
+            else:
+                g = pose_tensors(self.tensors, *frame_tensors(self.tensors, pose), avatar_order=False)
+                g = type(g)(**{k: v.contiguous() for k, v in vars(g).items()})
+            if self.body_follows_head:
+                g = follow_body(g, self.sorted_skin, pose.head_translation)
         return g, viewmat
 
     def draw(self, posed) -> np.ndarray:
