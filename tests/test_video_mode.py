@@ -55,7 +55,7 @@ def test_fitting_lowers_the_photometric_error_on_the_frames():
 
     from vasa3d.avatar import Avatar
     from vasa3d.avatar.fit import _motion_tensors, _renderer, fit_avatar
-    from vasa3d.avatar.pose import AvatarTensors, pose_tensors
+    from vasa3d.avatar.pose import AvatarTensors, follow_body, pose_tensors
     from vasa3d.config import FitConfig
     from vasa3d.face.track import crop_frames, track_frames
     from vasa3d.video_mode import read_clip
@@ -70,8 +70,9 @@ def test_fitting_lowers_the_photometric_error_on_the_frames():
         t, render = AvatarTensors.from_avatar(av), _renderer(av, size, "auto")
         full, rot, trans = _motion_tensors(t, track.motion)
         with torch.no_grad():
-            err = [float(((render(pose_tensors(t, full[i], rot[i], trans[i], torch.zeros(2)))
-                           - torch.from_numpy(crops[i]).float() / 255) ** 2).mean()) for i in range(len(crops))]
+            posed = [follow_body(pose_tensors(t, full[i], rot[i], trans[i], torch.zeros(2)), t.params.skin, trans[i])
+                     for i in range(len(crops))]
+            err = [float(((render(g) - torch.from_numpy(c).float() / 255) ** 2).mean()) for g, c in zip(posed, crops)]
         return 10 * np.log10(1 / np.mean(err))
 
     result = fit_avatar(avatar, crops, track.motion, FitConfig(steps=40, seed=1))
@@ -80,6 +81,16 @@ def test_fitting_lowers_the_photometric_error_on_the_frames():
     assert result.avatar.num_gaussians == avatar.num_gaussians
     np.testing.assert_array_equal(result.avatar.params.binding, avatar.params.binding)
     assert result.avatar.params.colors.min() >= 0 and result.avatar.params.colors.max() <= 1
+
+
+def test_the_fit_compares_at_the_frames_own_resolution():
+    """FitConfig.side_for: the face crop's side in the source, within [256, 512] px; an explicit render_size wins."""
+    from vasa3d.config import FitConfig
+
+    auto = FitConfig()
+    assert auto.render_size is None
+    assert auto.side_for(286.4) == 286 and auto.side_for(90.0) == 256 and auto.side_for(1500.0) == 512
+    assert FitConfig(render_size=200).side_for(1500.0) == 200
 
 
 @pytest.mark.slow

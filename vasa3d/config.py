@@ -81,7 +81,9 @@ class FitConfig:
 
     steps: int = 600                # Adam steps, one frame each
     max_frames: int = 300           # frames used (spread evenly over the input); all are tracked
-    render_size: int = 256          # side of the crops the photometric loss compares, pixels
+    render_size: int | None = None  # side of the crops the photometric loss compares, pixels; None: the frames' own
+                                    # resolution (`side_for`); fixed 256 px on GRID's 286 px crops blurred the fit
+                                    # (held-out LPIPS 0.069 against 0.047 at 288 px)
     backend: Backend = "auto"       # rasterizer (numba on the CPU, gsplat on CUDA)
     lr_color: float = 0.01
     lr_color_photos: float = 0.003  # instead of lr_color when fitting a few photos: each colour then has a handful of
@@ -98,6 +100,17 @@ class FitConfig:
     scale_weight: float = 0.1       # L2 penalty on the log-scale changes (keeps Gaussians from swelling into blur)
     frame_weight: float = 0.01      # L2 penalty on the per-frame corrections
     seed: int = 0
+
+    MIN_SIDE = 256                  # px: the range of the automatic render size (below, a small face is upsampled;
+    MAX_SIDE = 512                  # above, a large one is downsampled: the fit's time grows with the pixels)
+
+    def side_for(self, source_px: float) -> int:
+        """The crops' side in pixels for frames whose face crop is `source_px` pixels wide in the source:
+        `render_size` when set, else `source_px` (the fit compares at the frames' own resolution, which is also the
+        resolution `reenact` renders at) within [MIN_SIDE, MAX_SIDE]."""
+        if self.render_size is not None:
+            return int(self.render_size)
+        return int(min(max(round(source_px), self.MIN_SIDE), self.MAX_SIDE))
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,8 @@ def fit_from_video(path: str | Path, start_s: float = 0.0, end_s: float | None =
     keep = _spread(track.found, config.max_frames)
     from vasa3d.face.track import crop_frames
 
-    crops = (crop_frames(clip.frames[keep], track.crop_box, config.render_size) * 255 + 0.5).astype(np.uint8)
+    crops = (crop_frames(clip.frames[keep], track.crop_box, config.side_for(track.crop_box[2])) * 255
+             + 0.5).astype(np.uint8)
     m = track.motion
     motion = type(m)(m.fps, m.names, m.coeffs[keep], m.head_rotation[keep], m.head_translation[keep], m.gaze[keep])
     report(0.2, "learning how the person articulates")
@@ -199,8 +200,9 @@ def fit_from_photos(paths, config: FitConfig = FitConfig(), face: FaceConfig = F
                       crop_box=obs.crop_box, K=obs.K, T_cam_from_head=obs.T_cam_from_head)
     import cv2
 
-    crops = np.stack([(cv2.resize(o.image, (config.render_size,) * 2, interpolation=cv2.INTER_AREA) * 255 + 0.5)
-                      .astype(np.uint8) for o in observations])
+    side = config.side_for(max(o.crop_box[2] for o in observations))
+    crops = np.stack([(cv2.resize(o.image, (side, side), interpolation=cv2.INTER_AREA) * 255 + 0.5).astype(np.uint8)
+                      for o in observations])
     from dataclasses import replace
 
     return _fit(obs, head, crops, motion, track, replace(config, lr_color=config.lr_color_photos), face, report,
