@@ -39,7 +39,8 @@ class TalkRequest:
     language: espeak-ng code of the speech's language ("fr", "es", ...; None: the config's, "" = English).
     emotion (neutral, happy, sad, angry, surprised), emotion_intensity (0-2), head_motion (still, natural, lively).
     head_pose: an ARKit CSV or a video of a face whose head rotation and translation drive the head instead of the
-    speech's prosody (`vasa3d.video_mode.head_pose_track`). personal_speech: an avatar fitted to a video speaks
+    speech's prosody (`vasa3d.video_mode.head_pose_track`); the body then follows the head's translation, as the
+    filmed person's does. personal_speech: an avatar fitted to a video speaks
     with its person's own mouth model (False: the generic one). output: where the mp4 goes. fragmented: write it
     as a fragmented mp4 that a player can open while it is being written, at
     `vasa3d.io.video.partial_path(output)`, renamed to `output` when complete. The rest override
@@ -228,7 +229,9 @@ class TalkingHeadPipeline:
         wave = read_audio(request.audio, sr=AUDIO_RATE)
         report(0.02, "building the avatar and computing lip sync and head motion")
         avatar, motion, personal = self._avatar_and_motion(request, wave, motion_cfg, timings)
-        renderer = FrameRenderer(avatar, render_cfg.size, render_cfg.backend, render_cfg.device)
+        # a head pose tracked from a video moves across the frame: the body goes with it (as in `reenact`)
+        renderer = FrameRenderer(avatar, render_cfg.size, render_cfg.backend, render_cfg.device,
+                                 body_follows_head=request.head_pose is not None)
         angles = _camera_angles(render_cfg, motion.num_frames)
         t2 = time.perf_counter()
         if on_segment is not None:
