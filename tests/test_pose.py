@@ -130,6 +130,7 @@ def test_numba_inference_posing_matches_the_torch_posing(obama_avatar):
             assert torch.equal(got.colors, ref.colors) and got.means.is_contiguous() and got.quats.is_contiguous()
     renderer = FrameRenderer(obama_avatar, 128)
     assert renderer._codes is not None
+    renderer._cache = None              # both frames composited in full (no tiles carried over)
     frame = _random_pose(names, rng)
     fast = renderer.render(frame, 0.2, 0.1)
     renderer._codes = None
@@ -159,6 +160,28 @@ def test_with_body_follows_head_the_whole_person_moves_with_the_head_translation
     np.testing.assert_array_equal(at(follows, [0.0, 0.3, 0.0], zero)[torso], at(follows, zero, zero)[torso])
     frame = FramePose((), np.zeros(0, np.float32), zero, move, np.zeros(2, np.float32))
     assert np.abs(follows.render(frame).astype(int) - still.render(frame)).max() > 50   # the torso moved
+
+
+def test_frames_that_keep_the_still_torsos_tiles_equal_frames_drawn_in_full(obama_avatar):
+    """FrameRenderer's tile cache: over a talking, turning head with a fixed camera, consecutive frames copy the
+    tiles only the still torso draws (kept > 0), and every frame equals the same frame composited in full, pixel
+    for pixel; a camera move starts afresh; a renderer whose body follows the head keeps nothing."""
+    from vasa3d.avatar.view import FrameRenderer
+
+    rng = np.random.default_rng(3)
+    names = obama_avatar.head.rig.supported
+    frames = [_random_pose(names, rng, rotation=0.15) for _ in range(4)]
+    cached, full = FrameRenderer(obama_avatar, 160), FrameRenderer(obama_avatar, 160)
+    full._cache = None
+    assert cached._cache is not None and cached._cache.still.any()
+    views = [(0.0, 0.0)] * 3 + [(0.3, 0.0)] + [(0.3, 0.0)] * 2
+    kept = []
+    for frame, (yaw, pitch) in zip(frames + frames[:2], views):
+        a, b = cached.render(frame, yaw, pitch), full.render(frame, yaw, pitch)
+        np.testing.assert_array_equal(a, b)
+        kept.append(cached._cache.kept)
+    assert kept[0] == 0 and kept[3] == 0 and min(kept[1], kept[2], kept[4], kept[5]) > 10, kept
+    assert FrameRenderer(obama_avatar, 64, body_follows_head=True)._cache is None
 
 
 def test_an_edit_to_the_avatar_shows_up_in_the_next_render(obama_avatar):

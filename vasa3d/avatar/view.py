@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from vasa3d.avatar.pose import FramePose
@@ -61,6 +63,16 @@ class FrameRenderer:
         self.plate = torch.from_numpy(np.ascontiguousarray(behind, dtype=np.float32)).to(self.device)
         self.body_follows_head = body_follows_head
         self.sorted_skin = self.tensors.params.skin.index_select(0, self.tensors.layout.order)  # posed order
+        self._cache = None          # consecutive frames share the tiles only the still torso draws (numba, CPU)
+        if self.backend == "numba" and self.device.type == "cpu" and not body_follows_head:
+            from vasa3d.avatar.types import Binding, Fade
+            from vasa3d.render._numba_autograd import ImageCache
+
+            order = self.tensors.layout.order.cpu().numpy()
+            p = avatar.params
+            still = (p.binding == int(Binding.BODY)) & (p.skin <= 0) & (p.fade == int(Fade.NONE))
+            self._cache = ImageCache(still=still[order])
+        self._cache_lock = threading.Lock()
         self._codes = None
         if self.device.type == "cpu" and self.tensors.head.face_rest.dtype == torch.float32:
             from vasa3d.avatar._numba_pose import plan
@@ -98,8 +110,9 @@ class FrameRenderer:
         from vasa3d.render import render_image
 
         g, viewmat = posed
-        frame = render_image(g.means, g.quats, g.scales, g.opacities, g.colors, viewmat, self.K[0], self.size,
-                             self.size, self.plate, backend=self.backend)
+        with self._cache_lock:
+            frame = render_image(g.means, g.quats, g.scales, g.opacities, g.colors, viewmat, self.K[0], self.size,
+                                 self.size, self.plate, backend=self.backend, cache=self._cache)
         return frame.cpu().numpy()
 
 

@@ -184,6 +184,7 @@ def render_image(
     height: int,
     plate: torch.Tensor,
     backend: BackendName = "auto",
+    cache=None,
 ) -> torch.Tensor:
     """One finished 8-bit frame: the Gaussians seen by one camera, composited over a background image.
 
@@ -196,6 +197,8 @@ def render_image(
         viewmat: [4,4] world -> camera (OpenCV); K: [3,3] pixels; width, height: pixels.
         plate: [H,W,3] float32 RGB in [0, 1] behind the Gaussians, on the Gaussians' device.
         backend: as `rasterize`.
+        cache: a `vasa3d.render._numba_autograd.ImageCache` of the caller's previous frame (numba only: tiles that
+            cannot have changed since are copied; same pixels); ignored by the other backends.
     Returns:
         uint8 [H,W,3] RGB tensor on the Gaussians' device: round(255 clip(rgb + (1 - alpha) plate, 0, 1)).
     Raises:
@@ -210,7 +213,8 @@ def render_image(
         if name == "numba":
             from vasa3d.render._numba_autograd import render_image_numba
 
-            frame = render_image_numba(means, quats, scales, opacities, colors, viewmat, K, width, height, plate)
+            frame = render_image_numba(means, quats, scales, opacities, colors, viewmat, K, width, height, plate,
+                                       cache)
             return torch.from_numpy(frame).to(means.device)
         out = rasterize(means, quats, scales, opacities, colors, viewmat[None], K[None], width, height,
                         backend=name)
