@@ -90,3 +90,17 @@ def test_a_tight_photo_is_framed_inside_itself_and_the_render_matches_it(obama_p
     frame = render_frame(Avatar.from_observation(obs), neutral_pose(), 0.0, 0.0, 256)
     overhang = frame_overhang(frame, (tight * 255 + 0.5).astype(np.uint8))
     assert overhang is not None and overhang < 0.005
+
+
+def test_a_crop_at_its_own_size_stays_sharp_and_a_shrunk_one_does_not_alias():
+    """_crop_square: taken at 0.9996 of its size, a one-pixel checkerboard keeps its contrast (no anti-alias blur
+    for a shrink that needs none); shrunk to 0.3, the same pattern averages out (prefiltered) instead of aliasing
+    into stripes."""
+    from vasa3d.face.analysis import _crop_square
+
+    yy, xx = np.mgrid[:300, :300]
+    board = np.repeat(((yy + xx) % 2).astype(np.float32)[..., None], 3, axis=2)
+    near = _crop_square(board, (10.0, 10.0, 200.08), 200)
+    assert near[20:-20, 20:-20].std() > 0.4, near.std()
+    small = _crop_square(board, (0.0, 0.0, 300.0), 90)
+    assert abs(float(small.mean()) - 0.5) < 0.02 and small[5:-5, 5:-5].std() < 0.05, small.std()

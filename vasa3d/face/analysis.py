@@ -178,6 +178,15 @@ def inside_photo(crop_box: tuple[float, float, float], shape: tuple[int, int]) -
     return (x0, y0, new)
 
 
+def _prefilter_sigma(s: float) -> float:
+    """Gaussian sigma (source pixels) that anti-aliases a shrink by the factor `s` < 1: the blur the source lacks
+    for a footprint of half an output pixel, 0.5 sqrt(1 / s^2 - 1) (each source pixel already integrates half a
+    pixel's width), so a crop at about its own size is not blurred. The former 0.5 / s blurred a crop taken at
+    0.9996 of its size by half a pixel, and the bilinear resampling that followed (warpAffine ignores INTER_AREA)
+    blurred it again: a video fitted on such crops came out soft (GRID held out, LPIPS 0.068)."""
+    return 0.5 * float(np.sqrt(max(1.0 / (s * s) - 1.0, 0.0))) + 1e-3
+
+
 def _crop_square(image: np.ndarray, crop_box: tuple[float, float, float], size: int) -> np.ndarray:
     """Resample the square `crop_box` of `image` to [size, size, 3] (edge-replicated outside the image)."""
     import cv2
@@ -185,11 +194,9 @@ def _crop_square(image: np.ndarray, crop_box: tuple[float, float, float], size: 
     x0, y0, side = crop_box
     s = size / side
     M = np.array([[s, 0.0, -x0 * s], [0.0, s, -y0 * s]], dtype=np.float64)
-    interp = cv2.INTER_AREA if s < 1.0 else cv2.INTER_CUBIC
-    if s < 1.0:  # warpAffine ignores INTER_AREA: blur first to avoid aliasing when shrinking
-        k = int(2 * round(0.5 / s) + 1)
-        image = cv2.GaussianBlur(image, (k, k), 0.5 / s)
-    out = cv2.warpAffine(image, M, (size, size), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+    if s < 1.0:  # warpAffine has no area filter: blur first to avoid aliasing when shrinking
+        image = cv2.GaussianBlur(image, (0, 0), _prefilter_sigma(s))
+    out = cv2.warpAffine(image, M, (size, size), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     inside = cv2.warpAffine(np.ones(image.shape[:2], np.float32), M, (size, size), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
     if inside.min() < 1.0:   # past the photo's edge: a soft blur of the edge colours instead of streaks
