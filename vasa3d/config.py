@@ -82,8 +82,7 @@ class FitConfig:
     steps: int = 600                # Adam steps, one frame each
     max_frames: int = 300           # frames used (spread evenly over the input); all are tracked
     render_size: int | None = None  # side of the crops the photometric loss compares, pixels; None: the frames' own
-                                    # resolution (`side_for`); fixed 256 px on GRID's 286 px crops blurred the fit
-                                    # (held-out LPIPS 0.069 against 0.047 at 288 px)
+                                    # resolution (`side_for`), the one `reenact` renders them at
     backend: Backend = "auto"       # rasterizer (numba on the CPU, gsplat on CUDA)
     lr_color: float = 0.01
     lr_color_photos: float = 0.003  # instead of lr_color when fitting a few photos: each colour then has a handful of
