@@ -338,13 +338,10 @@ def render_frames(avatar, motion, angles: np.ndarray, size: int | None = None, b
     from vasa3d.avatar.view import FrameRenderer
 
     renderer = renderer or FrameRenderer(avatar, size, backend, device)
-    names = tuple(motion.names)
 
     def posed() -> Iterator:
         for t in range(motion.num_frames):
-            pose = FramePose(names=names, coeffs=motion.coeffs[t], head_rotation=motion.head_rotation[t],
-                             head_translation=motion.head_translation[t], gaze=motion.gaze[t])
-            yield renderer.posed(pose, float(angles[t, 0]), float(angles[t, 1]))
+            yield renderer.posed(FramePose.of(motion, t), float(angles[t, 0]), float(angles[t, 1]))
 
     for item in (run_ahead(posed(), lookahead) if lookahead > 0 else posed()):
         yield renderer.draw(item)

@@ -37,11 +37,13 @@ def _np32(t: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(t.detach().to("cpu", torch.float32).numpy())
 
 
-def tile_order(n_tiles: int) -> np.ndarray:
+def tile_order(tiles: int | np.ndarray) -> np.ndarray:
     """Tiles dealt round-robin to the threads: prange splits its range into one contiguous chunk per thread, so
-    thread t gets tiles t, t + T, t + 2T, ... and a head in the middle of the frame is shared evenly."""
+    thread t gets tiles t, t + T, t + 2T, ... and a head in the middle of the frame is shared evenly. `tiles`: how
+    many tiles (all of them, 0..n-1), or the ascending indices [K] of the ones to draw."""
+    tiles = np.arange(tiles, dtype=np.int64) if np.ndim(tiles) == 0 else np.asarray(tiles, np.int64)
     nt = max(1, numba.get_num_threads())
-    return np.concatenate([np.arange(t, n_tiles, nt, dtype=np.int64) for t in range(nt)])
+    return np.concatenate([tiles[t::nt] for t in range(nt)])
 
 
 def features(cols: np.ndarray, rec: np.ndarray) -> np.ndarray:
@@ -215,9 +217,6 @@ def render_image_numba(means, quats, scales, opacities, colors, viewmat, K, widt
     static = _static_tiles(cache.still, offsets, ids)
     keep = static & cache.static if cache.key == key and cache.static is not None else np.zeros(n_tiles, bool)
     out = cache.frame if keep.any() else np.empty((height, width, 3), dtype=np.uint8)
-    todo = np.flatnonzero(~keep)
-    nt = max(1, numba.get_num_threads())
-    order = np.concatenate([todo[t::nt] for t in range(nt)]).astype(np.int64)   # dealt round-robin, as tile_order
-    raster_image(rec, cols, offsets, ids, order, tiles_x, width, height, plate, out)
+    raster_image(rec, cols, offsets, ids, tile_order(np.flatnonzero(~keep)), tiles_x, width, height, plate, out)
     cache.key, cache.plate, cache.frame, cache.static, cache.kept = key, plate, out, static, int(keep.sum())
     return out.copy()
